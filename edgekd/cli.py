@@ -1,0 +1,80 @@
+"""`edgekd` command line: parse arguments, call the library, print errors as one line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+import yaml
+
+from edgekd.errors import EdgeKDError
+
+
+def user_errors(command):
+    """Turn `EdgeKDError` into `error: <one line>` on stderr and its exit code, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EdgeKDError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+@click.group()
+@click.version_option(package_name="edgekd")
+def main():
+    """Distil, compress, export and benchmark edge models."""
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set data.train_subset=2000 (repeatable).")
+@click.option("--artifacts", default=None, help="Artifacts directory (overrides artifacts_dir).")
+@user_errors
+def run(pipeline, overrides, artifacts):
+    """Run a pipeline YAML end to end, reusing every artifact whose inputs are unchanged."""
+    from edgekd.config import load_config
+    from edgekd.pipeline import run as run_pipeline
+    from edgekd.summary import print_summary
+
+    values = _parse_overrides(overrides)
+    if artifacts:
+        values["artifacts_dir"] = artifacts
+    config = load_config(pipeline, values)
+    result = run_pipeline(config)
+    print_summary(result)
+    if result.partial_failures:
+        click.echo(f"partial failure in: {', '.join(result.partial_failures)} (see the report)", err=True)
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False))
+@user_errors
+def validate(pipeline):
+    """Check a pipeline YAML without running it."""
+    from edgekd.config import load_config
+
+    config = load_config(pipeline)
+    click.echo(f"{pipeline}: ok ({len(config.stages)} stages: "
+               f"{', '.join(s.stage_name for s in config.stages)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Dataset loaders. Everything here reads local files only: nothing is downloaded."""

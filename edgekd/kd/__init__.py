@@ -1,0 +1,1 @@
+"""Knowledge distillation: losses, the training loop and the teacher-logit cache."""

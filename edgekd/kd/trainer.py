@@ -1,0 +1,73 @@
+"""The training loop shared by teacher training, distillation and the CE-only baseline.
+
+Batches are drawn by indexing tensors already in memory (Fashion-MNIST is 47 MB as float32), which
+on two cores is faster than a DataLoader. Runs are seeded: the same seed gives the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch import nn
+
+from edgekd.kd.losses import hinton_kd_loss
+from edgekd.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimisation settings. `alpha = 0` trains with cross-entropy only (the baseline)."""
+
+    epochs: int = 4
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    temperature: float = 4.0
+    alpha: float = 0.9
+
+
+def train(
+    model: nn.Module,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    teacher_logits: np.ndarray | None,
+    recipe: Recipe,
+    seed: int,
+    console: Console,
+    label: str = "train",
+) -> nn.Module:
+    """Train `model` in place with SGD + Nesterov and a one-cycle schedule; return it in eval mode."""
+    torch.manual_seed(seed)
+    generator = np.random.default_rng(seed)
+    x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(labels)
+    # Copy the (read-only, fp16) memory map once: 60k x 10 floats is small, and indexing is faster.
+    t_all = torch.from_numpy(np.array(teacher_logits, dtype=np.float32)) if teacher_logits is not None else None
+    steps_per_epoch = (len(y_all) + recipe.batch_size - 1) // recipe.batch_size
+    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                nesterov=True, weight_decay=recipe.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.2)
+    alpha = recipe.alpha if t_all is not None else 0.0
+    model.train()
+    with progress_bar(console) as progress:
+        task = progress.add_task(label, total=recipe.epochs * steps_per_epoch, status="")
+        for epoch in range(recipe.epochs):
+            order = torch.from_numpy(generator.permutation(len(y_all)))
+            running = 0.0
+            for step in range(steps_per_epoch):
+                index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+                logits = model(x_all[index])
+                teacher = t_all[index] if t_all is not None else logits
+                loss = hinton_kd_loss(logits, teacher, y_all[index], recipe.temperature, alpha)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                running += loss.item()
+                progress.advance(task)
+            progress.update(task, status=f"epoch {epoch + 1} loss {running / steps_per_epoch:.3f}")
+    return model.eval()

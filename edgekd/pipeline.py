@@ -1,0 +1,96 @@
+"""Run a pipeline: for each stage resolve its artifact id, reuse the artifact if present, else run it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from edgekd import __version__
+from edgekd.artifacts import Artifact, ArtifactStore, artifact_id
+from edgekd.config import PipelineConfig
+from edgekd.context import DataSource, RunContext
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    type: str
+    artifact: Artifact
+    reused: bool
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    """What a run produced: one outcome per stage, in order."""
+
+    config: PipelineConfig
+    outcomes: list[StageOutcome] = field(default_factory=list)
+
+    @property
+    def artifacts(self) -> dict[str, Artifact]:
+        return {o.name: o.artifact for o in self.outcomes}
+
+    @property
+    def all_reused(self) -> bool:
+        return all(o.reused for o in self.outcomes)
+
+    @property
+    def partial_failures(self) -> list[str]:
+        """Stages that finished but report rows that failed (an export a converter refused, say)."""
+        return [o.name for o in self.outcomes if o.artifact.metrics.get("failures")]
+
+
+def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
+    """Run every stage in order; each one's id chains on the previous one's, rooted at the data."""
+    from edgekd.stages import STAGES
+
+    console = console or Console()
+    _set_threads(config.threads)
+    store = ArtifactStore(config.artifacts_dir)
+    store.clean_temporaries()
+    ctx = RunContext(config=config, data=DataSource(config.data), console=console)
+    parent_id = f"data:{ctx.data.fingerprint}"
+    result = RunResult(config=config)
+    for stage_config in config.stages:
+        stage = STAGES[stage_config.type]()
+        name = stage_config.stage_name
+        settings = stage_config.model_dump(mode="json", exclude={"name"})
+        aid = artifact_id(stage.type, settings, parent_id, __version__, stage.inputs(stage_config, ctx))
+        started = time.perf_counter()
+        artifact = store.find(name, aid)
+        reused = artifact is not None
+        if artifact is None:
+            console.rule(f"[bold]{name}[/] ({stage.type})")
+            artifact = _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings)
+        else:
+            console.print(f"[dim]{name}: reusing {artifact.path}[/]")
+        ctx.artifacts[name] = artifact
+        ctx.stage_types[name] = stage.type
+        result.outcomes.append(StageOutcome(name, stage.type, artifact, reused, time.perf_counter() - started))
+        parent_id = aid
+    return result
+
+
+def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings) -> Artifact:
+    pending = store.begin(name, aid)
+    try:
+        metrics = stage.run(stage_config, ctx, pending.tmp_path)
+    except BaseException:
+        store.abort(pending)
+        raise
+    manifest: dict[str, Any] = {
+        "stage": stage.type, "name": name, "parent": parent_id, "config": settings,
+        "version": __version__, "metrics": metrics,
+    }
+    return store.commit(pending, manifest)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

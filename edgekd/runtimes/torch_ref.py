@@ -1,0 +1,29 @@
+"""PyTorch eager inference: the reference every export is compared against."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class TorchRuntime:
+    target = "torch-cpu"
+    fixed_batch = None
+
+    def __init__(self, model, threads: int | None = None):
+        import torch
+
+        self.model = model.eval()
+        self.threads = threads
+        if threads:
+            torch.set_num_threads(threads)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(np.ascontiguousarray(batch))).float().numpy()
+
+    def describe(self) -> dict:
+        import torch
+
+        return {"engine": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads()}

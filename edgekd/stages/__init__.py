@@ -1,0 +1,16 @@
+"""Stage registry: the `type:` a pipeline YAML may name, mapped to the class that runs it.
+
+Stage modules import only light things at module level, so validating a config stays fast.
+"""
+
+from __future__ import annotations
+
+from edgekd.stages.base import Stage
+from edgekd.stages.cache import CacheStage
+from edgekd.stages.distill import DistillStage
+from edgekd.stages.teacher import TeacherStage
+
+STAGES: dict[str, type[Stage]] = {
+    stage.type: stage
+    for stage in (TeacherStage, CacheStage, DistillStage)
+}

@@ -1,0 +1,80 @@
+"""`distill`: train the student from the cached teacher logits (Hinton KD), and measure KD vs CE.
+
+The student trained with `seed` is the artifact later stages compress and export. With
+`baseline_seeds`, the same student is also trained with KD and with cross-entropy alone for each seed
+(same epochs, same schedule), so the report can say whether distillation actually helped.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import PositiveInt
+
+from edgekd.config import StageConfig
+from edgekd.stages.base import Stage
+from edgekd.stages.training_config import TrainingConfig
+
+
+class DistillConfig(StageConfig):
+    type: Literal["distill"] = "distill"
+    student: str = "fmnist_student"
+    width: Optional[PositiveInt] = None
+    seed: Optional[int] = None
+    train: TrainingConfig = TrainingConfig()
+    baseline_seeds: list[int] = [0, 1, 2]
+
+
+class DistillStage(Stage):
+    type = "distill"
+    Config = DistillConfig
+
+    def run(self, config: DistillConfig, ctx, out: Path) -> dict[str, Any]:
+        from edgekd.kd.teacher_cache import open_cache
+        from edgekd.model_artifacts import save_model
+        from edgekd.stages.cache import cache_key
+
+        train_set = ctx.data.split("train")
+        cache = ctx.latest("cache")
+        teacher_logits = open_cache(cache.path, cache_key(ctx), len(train_set))
+        seed = ctx.seed if config.seed is None else config.seed
+        kwargs = {"width": config.width} if config.width else {}
+        model, kd_accuracy = _train_one(config, ctx, kwargs, teacher_logits, seed, kd=True)
+        metrics = {**save_model(model, config.student, kwargs, out), "accuracy": kd_accuracy, "seed": seed}
+        if config.baseline_seeds:
+            runs = {"kd": {seed: kd_accuracy}, "ce": {}}
+            for other in config.baseline_seeds:
+                if other not in runs["kd"]:
+                    runs["kd"][other] = _train_one(config, ctx, kwargs, teacher_logits, other, kd=True)[1]
+                runs["ce"][other] = _train_one(config, ctx, kwargs, None, other, kd=False)[1]
+            metrics["kd_vs_ce"] = {
+                method: _summary([by_seed[s] for s in config.baseline_seeds], config.baseline_seeds)
+                for method, by_seed in runs.items()
+            }
+            metrics["kd_vs_ce"]["epochs"] = config.train.epochs
+        return metrics
+
+
+def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd: bool):
+    from edgekd.kd.trainer import train
+    from edgekd.model_artifacts import accuracy, torch_logits
+    from edgekd.zoo import build_model
+
+    train_set, test = ctx.data.split("train"), ctx.data.split("test")
+    import torch
+
+    torch.manual_seed(seed)
+    model = build_model(config.student, **kwargs)
+    label = f"{'KD' if kd else 'CE'} student seed {seed}"
+    train(model, train_set.inputs, train_set.labels, teacher_logits if kd else None,
+          config.train.recipe(), seed, ctx.console, label=label)
+    test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
+    ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
+    return model, test_accuracy
+
+
+def _summary(values: list[float], seeds: list[int]) -> dict[str, Any]:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "std": spread, "seeds": seeds, "accuracies": values}

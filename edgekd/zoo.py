@@ -1,0 +1,73 @@
+"""Model registry: the architectures a pipeline can name (`model: fmnist_teacher`).
+
+Checkpoints hold weights only (safetensors), so the architecture must come from code; this registry is
+that code. Each builder takes no arguments but `width` so a budget test can grow a model on purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from edgekd.errors import CheckpointError
+
+INPUT_SHAPE = (1, 28, 28)
+NUM_CLASSES = 10
+
+
+def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+class FashionTeacher(nn.Module):
+    """VGG-style CNN: two double-conv stages, then a wide classifier. ~0.9M params, ~93 % on FMNIST."""
+
+    def __init__(self, width: int = 32, hidden: int = 256, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv_block(1, width), *_conv_block(width, width), nn.MaxPool2d(2),
+            *_conv_block(width, 2 * width), *_conv_block(2 * width, 2 * width), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 7 * 7, hidden), nn.ReLU(),
+            nn.Dropout(0.3), nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class FashionStudent(nn.Module):
+    """Small CNN for phones and microcontrollers: two conv stages and a small classifier."""
+
+    def __init__(self, width: int = 16, hidden: int = 32, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv_block(1, width), nn.MaxPool2d(2),
+            *_conv_block(width, 2 * width), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * width * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "fmnist_teacher": FashionTeacher,
+    "fmnist_student": FashionStudent,
+}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Instantiate a registered architecture by name."""
+    if name not in MODELS:
+        raise CheckpointError(f"unknown model {name!r}; registered: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
