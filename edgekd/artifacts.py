@@ -51,6 +51,12 @@ class Artifact:
     path: Path
     manifest: dict[str, Any]
 
+    @classmethod
+    def open(cls, folder: str | Path) -> "Artifact":
+        """An artifact folder known to be finished (its path came from a manifest)."""
+        folder = Path(folder)
+        return cls(path=folder, manifest=json.loads((folder / MANIFEST).read_text()))
+
     @property
     def id(self) -> str:
         return self.manifest["id"]

@@ -99,6 +99,16 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
 
 def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfig:
     """Validate an already-parsed mapping (used by tests and by the CLI's overrides)."""
+    stages = raw.get("stages")
+    if isinstance(stages, list):
+        # Validate each stage on its own first: errors then carry the stage's index and type.
+        adapter = stage_union_adapter()
+        for index, stage in enumerate(stages):
+            try:
+                adapter.validate_python(stage)
+            except ValidationError as exc:
+                detail = describe_validation_error(exc, raw, prefix=("stages", index))
+                raise ConfigError(f"{source}: {detail}") from None
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
@@ -107,10 +117,10 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
     return config
 
 
-def describe_validation_error(exc: ValidationError, raw: Any) -> str:
+def describe_validation_error(exc: ValidationError, raw: Any, prefix: tuple = ()) -> str:
     """First error as `field.path: problem`, with stage indices shown as `stages[2](distill)`."""
     error = exc.errors()[0]
-    location = _format_location(error["loc"], raw)
+    location = _format_location(prefix + tuple(error["loc"]), raw)
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown field"
@@ -118,6 +128,8 @@ def describe_validation_error(exc: ValidationError, raw: Any) -> str:
         from edgekd.stages import STAGES
 
         message = f"unknown stage type {error['input'].get('type')!r}; known: {', '.join(STAGES)}"
+    elif error["type"] == "model_attributes_type":
+        message = "expected a mapping of fields"
     elif error["type"] == "union_tag_not_found":
         message = "each stage needs a `type`"
     extra = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

@@ -1,0 +1,36 @@
+# Everything a fresh machine needs: `make demo` runs the quickstart, `make test` the test suite.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.edgekd-installed
+CONSTRAINTS := requirements/constraints.txt
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup data demo test clean-artifacts
+
+setup: $(STAMP)
+
+# torch first, alone and pinned, so nothing else can resolve it to a CUDA build.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0 -c $(CONSTRAINTS)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	touch $(STAMP)
+
+# Fashion-MNIST from Debian's package; with no apt, point data.data_dir or
+# EDGEKD_FASHION_MNIST_DIR at a folder holding the four IDX files.
+data:
+	@if [ -n "$$EDGEKD_FASHION_MNIST_DIR" ] || [ -e $(FMNIST) ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "Fashion-MNIST missing: install dataset-fashion-mnist or set EDGEKD_FASHION_MNIST_DIR" >&2; exit 2; fi
+
+demo: setup data
+	$(BIN)/edgekd run pipelines/quickstart.yaml
+
+test: setup data
+	$(BIN)/pytest -q
+
+clean-artifacts:
+	rm -rf artifacts

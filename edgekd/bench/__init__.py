@@ -1,0 +1,1 @@
+"""Measuring models: latency loops and their statistics."""

@@ -1,0 +1,1 @@
+"""Teacher-vs-student reports: JSON for machines, Markdown for people and pull requests."""

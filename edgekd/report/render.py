@@ -1,0 +1,100 @@
+"""Write report.json and report.md, and print the same table in the terminal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+COLUMNS = [
+    ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"),
+    ("accuracy", "acc %", "pct"), ("delta_accuracy_pt", "Δ vs teacher (pt)", "{:+.2f}"),
+    ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
+    ("speedup_vs_teacher", "speedup", "{:.1f}×"), ("size_bytes", "size", "bytes"),
+    ("compression_vs_teacher", "compression", "{:.1f}×"), ("parity_max_abs", "parity max|Δ|", "{:.1e}"),
+    ("top1_agreement", "top-1 agree %", "pct"), ("status", "status", "{}"),
+]
+
+
+def cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return "—"
+    if fmt == "pct":
+        return f"{100 * value:.2f}"
+    if fmt == "bytes":
+        return _human_bytes(value)
+    return fmt.format(value)
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# edgekd report: {report['pipeline']}", ""]
+    summary = report.get("summary", {})
+    if summary:
+        lines += ["## Summary", ""] + [f"- {line}" for line in summary_lines(report)] + [""]
+    lines += ["## Models", "", "| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
+              "|" + "---|" * len(COLUMNS)]
+    for row in report["rows"]:
+        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+        if row["status"] != "ok":
+            cells[-1] = f"failed: {row.get('reason') or 'unknown'}"
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Latency: batch 1, median (p50) and p90 over at least 200 timed runs after warm-up. "
+              "Speedup and compression compare with the teacher's fp32 model in the same format family "
+              "on the same target. Parity: max |logit difference| and top-1 agreement with the PyTorch "
+              "model the file was exported from, on the test set.", ""]
+    kd = report.get("kd_vs_ce")
+    if kd:
+        lines += ["## Does distillation help?", "",
+                  f"Same student, same {kd['epochs']} epochs, seeds {kd['kd']['seeds']}:", "",
+                  "| training | mean test acc % | std | per seed |", "|---|---|---|---|"]
+        for method, label in (("kd", "Hinton KD from cached teacher logits"), ("ce", "cross-entropy only")):
+            values = ", ".join(f"{100 * a:.2f}" for a in kd[method]["accuracies"])
+            lines.append(f"| {label} | {100 * kd[method]['mean']:.2f} | {100 * kd[method]['std']:.2f} | {values} |")
+        lines.append("")
+    lines += ["## Environment", "", "```", json.dumps(report.get("environment", {}), indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    s = report["summary"]
+    lines = []
+    if s.get("teacher_params") and s.get("student_params"):
+        lines.append(f"Student has {s['student_params']:,} parameters vs the teacher's {s['teacher_params']:,} "
+                     f"({s['teacher_params'] / s['student_params']:.1f}× fewer).")
+    if s.get("teacher_accuracy") is not None and s.get("student_accuracy") is not None:
+        lines.append(f"Test accuracy: teacher {100 * s['teacher_accuracy']:.2f} %, student (PyTorch fp32) "
+                     f"{100 * s['student_accuracy']:.2f} %.")
+    return lines
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(render_markdown(report))
+
+
+def print_report_table(artifact, console: Console) -> None:
+    report = json.loads((artifact.path / "report.json").read_text())
+    table = Table(title=f"teacher vs student: {report['pipeline']}")
+    for _, header, _ in COLUMNS:
+        table.add_column(header, overflow="fold")
+    for row in report["rows"]:
+        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+        if row["status"] != "ok":
+            cells[-1] = f"[red]failed: {row.get('reason') or 'unknown'}[/]"
+        table.add_row(*cells)
+    console.print(table)
+    kd = report.get("kd_vs_ce")
+    if kd:
+        console.print(f"KD vs CE-only (mean over seeds {kd['kd']['seeds']}): "
+                      f"KD {100 * kd['kd']['mean']:.2f} % vs CE {100 * kd['ce']['mean']:.2f} %")

@@ -1,0 +1,58 @@
+"""TFLite models in Google's LiteRT interpreter (`ai-edge-litert`), with XNNPACK by default.
+
+Full-integer models take and return int8 tensors: inputs are quantised with the tensor's own scale
+and zero point (`q = round(x / s) + z`) and outputs dequantised (`x = (q - z) * s`), so callers always
+exchange float32 with the same layout as the PyTorch model. NHWC models (from onnx2tf) are handled by
+transposing NCHW inputs when the model's input shape asks for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class LiteRTRuntime:
+    target = "litert"
+
+    def __init__(self, path: str | Path, threads: int | None = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 1)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.threads = threads or 1
+        self.fixed_batch = int(self.input["shape"][0])
+        self.input_dtype = np.dtype(self.input["dtype"])
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch, dtype=np.float32)
+        if len(batch) != self.fixed_batch:
+            raise ValueError(f"this TFLite model takes batches of {self.fixed_batch}, got {len(batch)}")
+        batch = self._layout(batch)
+        if self.input_dtype != np.float32:
+            scale, zero = self.input["quantization"]
+            info = np.iinfo(self.input_dtype)
+            batch = np.clip(np.round(batch / scale) + zero, info.min, info.max).astype(self.input_dtype)
+        self.interpreter.set_tensor(self.input["index"], batch)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self.output["index"])
+        if out.dtype != np.float32:
+            scale, zero = self.output["quantization"]
+            out = (out.astype(np.float32) - zero) * scale
+        return out.astype(np.float32, copy=False)
+
+    def _layout(self, batch: np.ndarray) -> np.ndarray:
+        shape = tuple(self.input["shape"])
+        if batch.ndim == 4 and shape != batch.shape and shape == tuple(batch.transpose(0, 2, 3, 1).shape):
+            return np.ascontiguousarray(batch.transpose(0, 2, 3, 1))
+        return batch
+
+    def describe(self) -> dict:
+        from importlib.metadata import version
+
+        return {"engine": "litert", "version": version("ai-edge-litert"), "threads": self.threads,
+                "delegate": "xnnpack (default CPU delegate)",
+                "input_dtype": str(self.input_dtype)}

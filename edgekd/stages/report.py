@@ -1,0 +1,60 @@
+"""`report`: teacher-vs-student report (report.json, report.md) from the benchmark rows."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any, Literal
+
+from edgekd.config import StageConfig
+from edgekd.stages.base import Stage
+
+
+class ReportConfig(StageConfig):
+    type: Literal["report"] = "report"
+
+
+class ReportStage(Stage):
+    type = "report"
+    Config = ReportConfig
+
+    def run(self, config: ReportConfig, ctx, out: Path) -> dict[str, Any]:
+        from edgekd.report.render import write_report
+        from edgekd.report.rows import SCHEMA_VERSION, report_rows
+        from edgekd.stages.bench import RESULTS_FILE
+        from edgekd.stages.model_refs import model_artifact
+
+        bench = ctx.latest("bench")
+        rows = report_rows(json.loads((bench.path / RESULTS_FILE).read_text())["rows"])
+        teacher, student = model_artifact(ctx, "teacher"), model_artifact(ctx, "student")
+        report = {
+            "schema_version": SCHEMA_VERSION,
+            "pipeline": ctx.config.name,
+            "rows": rows,
+            "kd_vs_ce": student.metrics.get("kd_vs_ce"),
+            "summary": {
+                "teacher_accuracy": teacher.metrics.get("accuracy"),
+                "student_accuracy": student.metrics.get("accuracy"),
+                "teacher_params": teacher.metrics.get("params"),
+                "student_params": student.metrics.get("params"),
+            },
+            "environment": _environment(),
+        }
+        write_report(report, out)
+        return {"rows": len(rows), "failures": [f"{r['model']}/{r['format']}" for r in rows if r["status"] != "ok"]}
+
+
+def _environment() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("torch", "onnxruntime", "onnx", "ai-edge-litert", "litert-torch", "numpy"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    import os
+
+    return {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(), "packages": packages}
