@@ -12,7 +12,8 @@ class TorchRuntime:
     def __init__(self, model, threads: int | None = None):
         import torch
 
-        self.model = model.eval()
+        # Exported (PT2E) graph modules refuse .eval(); they were traced in eval mode already.
+        self.model = model if isinstance(model, torch.fx.GraphModule) else model.eval()
         self.threads = threads
         if threads:
             torch.set_num_threads(threads)

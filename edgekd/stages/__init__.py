@@ -6,11 +6,15 @@ Stage modules import only light things at module level, so validating a config s
 from __future__ import annotations
 
 from edgekd.stages.base import Stage
+from edgekd.stages.bench import BenchStage
 from edgekd.stages.cache import CacheStage
 from edgekd.stages.distill import DistillStage
+from edgekd.stages.export_onnx import ExportOnnxStage
+from edgekd.stages.ptq import PtqStage
+from edgekd.stages.report import ReportStage
 from edgekd.stages.teacher import TeacherStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
-    for stage in (TeacherStage, CacheStage, DistillStage)
+    for stage in (TeacherStage, CacheStage, DistillStage, PtqStage, ExportOnnxStage, BenchStage, ReportStage)
 }

@@ -1,0 +1,65 @@
+"""What every export stage does: convert each model in each precision, check parity, record a row.
+
+A conversion that fails does not stop the others: its row is kept with `status: failed` and the
+converter's reason, and the stage reports it under `failures` so the run can exit with a partial
+failure code while every format that worked is still benchmarked.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from edgekd.errors import ConfigError
+
+
+def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: str,
+               convert: Callable) -> dict[str, Any]:
+    from edgekd.model_artifacts import torch_logits
+    from edgekd.parity import parity
+    from edgekd.runtimes.base import predict
+
+    test = ctx.data.split("test")
+    records, failures = [], []
+    for role in roles:
+        for precision in precisions:
+            fmt = f"{family}_{precision}"
+            record: dict[str, Any] = {"model": role, "format": fmt}
+            try:
+                module, reference_name = _source_module(ctx, role, precision)
+                filename, extra, runtime = convert(module, precision, test.inputs, out, f"{role}_{precision}")
+                reference = torch_logits(module, test.inputs)
+                record.update(extra, file=filename, status="ok", reference=reference_name,
+                              **parity(reference, predict(runtime, test.inputs)))
+                ctx.console.print(f"{role} {fmt}: max|Δ| {record['parity_max_abs']:.2e}, "
+                                  f"top-1 agreement {100 * record['top1_agreement']:.2f} %")
+            except ConfigError:
+                raise
+            except Exception as exc:  # a converter refusing a model is a report row, not a crash
+                reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                record.update(status="failed", reason=reason[:300], runtime=family_runtime(family))
+                (out / f"{role}_{precision}.error.txt").write_text(traceback.format_exc())
+                failures.append(f"{role}/{fmt}")
+                ctx.console.print(f"[red]{role} {fmt}: export failed: {reason}[/]")
+            records.append(record)
+    return {"exports": records, "failures": failures}
+
+
+def family_runtime(family: str) -> str:
+    return {"onnx": "onnxruntime", "tflite": "litert"}[family]
+
+
+def _source_module(ctx, role: str, precision: str):
+    """The PyTorch module an export starts from, and the name of that reference in the report."""
+    from edgekd.stages.model_refs import load_role
+
+    if precision in ("fp32", "fp16"):
+        return load_role(ctx, role), "pytorch fp32"
+    from edgekd.quantization import load_quantized
+
+    ptq = ctx.latest("ptq")
+    models = ptq.metrics["models"]
+    if role not in models:
+        raise ConfigError(f"int8 export of {role!r} needs the ptq stage to quantise it (ptq.models)")
+    return load_quantized(ptq.file(models[role]["file"])), "pytorch int8 (PT2E fake-quant)"

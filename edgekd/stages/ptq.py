@@ -1,0 +1,48 @@
+"""`ptq`: static int8 post-training quantisation of each model, calibrated on training images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import PositiveInt
+
+from edgekd.config import StageConfig
+from edgekd.stages.base import Stage
+from edgekd.stages.model_refs import ModelRole
+
+QUANTIZED_FILE = "{role}_int8.pt2"
+
+
+class PtqConfig(StageConfig):
+    type: Literal["ptq"] = "ptq"
+    models: list[ModelRole] = ["teacher", "student"]
+    calibration_samples: PositiveInt = 512
+
+
+class PtqStage(Stage):
+    type = "ptq"
+    Config = PtqConfig
+
+    def run(self, config: PtqConfig, ctx, out: Path) -> dict[str, Any]:
+        import numpy as np
+
+        from edgekd.model_artifacts import accuracy, torch_logits
+        from edgekd.quantization import quantize_static, save_quantized
+        from edgekd.stages.model_refs import load_role
+
+        train, test = ctx.data.split("train"), ctx.data.split("test")
+        # A fixed, seeded, class-mixed sample of the training set: calibration must not see test data.
+        pick = np.random.default_rng(ctx.seed).permutation(len(train))[:config.calibration_samples]
+        calibration = train.inputs[np.sort(pick)]
+        metrics: dict[str, Any] = {"calibration_samples": int(len(calibration)),
+                                   "scheme": "int8 symmetric per-channel weights, per-tensor activations",
+                                   "models": {}}
+        for role in config.models:
+            quantized = quantize_static(load_role(ctx, role), calibration)
+            filename = QUANTIZED_FILE.format(role=role)
+            save_quantized(quantized, calibration, out / filename)
+            int8_accuracy = accuracy(torch_logits(quantized, test.inputs), test.labels)
+            ctx.console.print(f"{role}: PyTorch int8 (fake-quant) test accuracy {int8_accuracy:.4f}")
+            metrics["models"][role] = {"file": filename, "accuracy": int8_accuracy}
+        return metrics
