@@ -61,3 +61,19 @@ def load_quantized(path: Path):
     import torch
 
     return torch.export.load(str(path)).module()
+
+
+def fold_weight_quantization(module):
+    """Constant-fold `quantize(weight)` into int8 tensors, in place, so files store int8 weights.
+
+    Converting with `fold_quantize=False` is what litert-torch needs; ONNX wants the folded form, or
+    the file keeps float weights and is no smaller than fp32. A float module is returned unchanged.
+    """
+    import torch
+    from torchao.quantization.pt2e.constant_fold import constant_fold
+    from torchao.quantization.pt2e.quantize_pt2e import _QUANT_OPS
+
+    if not isinstance(module, torch.fx.GraphModule):
+        return module
+    constant_fold(module, lambda node: node.op == "call_function" and node.target in _QUANT_OPS)
+    return module

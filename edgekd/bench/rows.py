@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs", "top1_agreement",
-              "reference")
+              "reference", "fp32_parity_max_abs", "fp32_top1_agreement")
 
 
 def bench_row(candidate: dict[str, Any], test, config) -> dict[str, Any]:

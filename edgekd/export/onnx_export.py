@@ -20,8 +20,10 @@ OPSET = 18
 def export_onnx(module, sample: np.ndarray, path: Path) -> None:
     import torch
 
-    from edgekd.quantization import export_program
+    from edgekd.quantization import export_program, fold_weight_quantization
 
+    # Store int8 weights as int8 initializers (PT2E leaves float weights + Quantize for litert-torch).
+    module = fold_weight_quantization(module)
     program = export_program(module, sample)
     with _quiet():
         torch.onnx.export(program, (), str(path), dynamo=True, opset_version=OPSET,

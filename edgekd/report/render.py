@@ -15,7 +15,8 @@ COLUMNS = [
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("speedup_vs_teacher", "speedup", "{:.1f}×"), ("size_bytes", "size", "bytes"),
     ("compression_vs_teacher", "compression", "{:.1f}×"), ("parity_max_abs", "parity max|Δ|", "{:.1e}"),
-    ("top1_agreement", "top-1 agree %", "pct"), ("status", "status", "{}"),
+    ("top1_agreement", "top-1 agree %", "pct"), ("fp32_top1_agreement", "agree w/ fp32 %", "pct"),
+    ("status", "status", "{}"),
 ]
 
 
@@ -52,7 +53,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "Latency: batch 1, median (p50) and p90 over at least 200 timed runs after warm-up. "
               "Speedup and compression compare with the teacher's fp32 model in the same format family "
               "on the same target. Parity: max |logit difference| and top-1 agreement with the PyTorch "
-              "model the file was exported from, on the test set.", ""]
+              "model the file was exported from (for int8: the PT2E fake-quantised model), on the test "
+              "set; `agree w/ fp32` compares int8 files with the fp32 PyTorch model.", ""]
     kd = report.get("kd_vs_ce")
     if kd:
         lines += ["## Does distillation help?", "",
@@ -84,6 +86,8 @@ def write_report(report: dict[str, Any], out: Path) -> None:
 
 
 def print_report_table(artifact, console: Console) -> None:
+    if not console.is_terminal:  # logs and CI: don't wrap the table at 80 columns
+        console = Console(width=200)
     report = json.loads((artifact.path / "report.json").read_text())
     table = Table(title=f"teacher vs student: {report['pipeline']}")
     for _, header, _ in COLUMNS:

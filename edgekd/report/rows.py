@@ -30,7 +30,8 @@ def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = {key: row.get(key) for key in (
             "model", "format", "target", "status", "reason", "accuracy", "latency_ms_p50",
             "latency_ms_p90", "latency_ms_p99", "throughput_per_s", "size_bytes", "parity_max_abs",
-            "top1_agreement", "reference", "runs", "batch_size")}
+            "top1_agreement", "reference", "fp32_parity_max_abs", "fp32_top1_agreement", "runs",
+            "batch_size")}
         out["threads"] = (row.get("runtime_info") or {}).get("threads")
         reference = references.get((family(row["format"]), row.get("target")))
         ok = row["status"] == "ok"

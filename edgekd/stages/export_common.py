@@ -13,12 +13,15 @@ from typing import Any, Callable
 
 from edgekd.errors import ConfigError
 
+FP32_REFERENCE = "pytorch fp32"
+
 
 def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: str,
                convert: Callable) -> dict[str, Any]:
     from edgekd.model_artifacts import torch_logits
     from edgekd.parity import parity
     from edgekd.runtimes.base import predict
+    from edgekd.stages.model_refs import load_role
 
     test = ctx.data.split("test")
     records, failures = [], []
@@ -30,8 +33,13 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
                 module, reference_name = _source_module(ctx, role, precision)
                 filename, extra, runtime = convert(module, precision, test.inputs, out, f"{role}_{precision}")
                 reference = torch_logits(module, test.inputs)
+                exported = predict(runtime, test.inputs)
                 record.update(extra, file=filename, status="ok", reference=reference_name,
-                              **parity(reference, predict(runtime, test.inputs)))
+                              **parity(reference, exported))
+                if reference_name != FP32_REFERENCE:  # quantised: also say how far from the fp32 model
+                    fp32 = parity(torch_logits(load_role(ctx, role), test.inputs), exported)
+                    record.update(fp32_parity_max_abs=fp32["parity_max_abs"],
+                                  fp32_top1_agreement=fp32["top1_agreement"])
                 ctx.console.print(f"{role} {fmt}: max|Δ| {record['parity_max_abs']:.2e}, "
                                   f"top-1 agreement {100 * record['top1_agreement']:.2f} %")
             except ConfigError:
@@ -55,7 +63,7 @@ def _source_module(ctx, role: str, precision: str):
     from edgekd.stages.model_refs import load_role
 
     if precision in ("fp32", "fp16"):
-        return load_role(ctx, role), "pytorch fp32"
+        return load_role(ctx, role), FP32_REFERENCE
     from edgekd.quantization import load_quantized
 
     ptq = ctx.latest("ptq")

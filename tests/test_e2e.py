@@ -1,0 +1,64 @@
+"""Run a reduced quickstart (real Fashion-MNIST subset, 1 epoch) through every stage, twice."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgekd.config import parse_config
+from edgekd.pipeline import run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def reduced_run(tmp_path_factory):
+    raw = yaml.safe_load(Path("pipelines/quickstart.yaml").read_text())
+    raw["artifacts_dir"] = str(tmp_path_factory.mktemp("artifacts"))
+    raw["data"].update(train_subset=3000, test_subset=500)
+    for stage in raw["stages"]:
+        if stage["type"] == "distill":
+            stage["train"]["epochs"] = 1
+            stage["baseline_seeds"] = [0, 1]
+        if stage["type"] == "ptq":
+            stage["calibration_samples"] = 128
+        if stage["type"] == "bench":
+            stage["min_seconds"] = 0.05
+    config = parse_config(raw, source="reduced quickstart")
+    first = run(config)
+    second = run(config)
+    return config, first, second
+
+
+def test_every_stage_ran_then_was_reused(reduced_run):
+    config, first, second = reduced_run
+    assert [o.type for o in first.outcomes] == [s.type for s in config.stages]
+    assert not any(o.reused for o in first.outcomes)
+    assert second.all_reused
+    assert [o.artifact.id for o in first.outcomes] == [o.artifact.id for o in second.outcomes]
+
+
+def test_report_rows_and_parity(reduced_run):
+    _, first, _ = reduced_run
+    report_dir = first.artifacts["report"].path
+    report = json.loads((report_dir / "report.json").read_text())
+    assert (report_dir / "report.md").read_text().startswith("# edgekd report")
+    rows = {(r["model"], r["format"]): r for r in report["rows"]}
+    for model in ("teacher", "student"):
+        for fmt in ("pytorch", "onnx_fp32", "onnx_int8"):
+            row = rows[(model, fmt)]
+            assert row["status"] == "ok", row
+            assert 0 <= row["accuracy"] <= 1 and row["latency_ms_p50"] > 0 and row["size_bytes"] > 0
+        assert rows[(model, "onnx_fp32")]["parity_max_abs"] <= 1e-4
+        assert rows[(model, "onnx_int8")]["top1_agreement"] >= 0.95
+    assert report["kd_vs_ce"]["kd"]["seeds"] == [0, 1]
+    student, teacher = rows[("student", "onnx_fp32")], rows[("teacher", "onnx_fp32")]
+    assert teacher["size_bytes"] / student["size_bytes"] >= 8
+
+
+def test_int8_onnx_runs_integer_kernels(reduced_run):
+    _, first, _ = reduced_run
+    exports = first.artifacts["export_onnx"].metrics["exports"]
+    int8 = [e for e in exports if e["format"] == "onnx_int8"]
+    assert int8 and all(e["integer_ops"] and not e["float_compute_ops"] for e in int8)
