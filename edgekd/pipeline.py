@@ -46,8 +46,10 @@ class RunResult:
 
 def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
     """Run every stage in order; each one's id chains on the previous one's, rooted at the data."""
+    from edgekd.quiet import quiet_third_party
     from edgekd.stages import STAGES
 
+    quiet_third_party()
     console = console or Console()
     _set_threads(config.threads)
     store = ArtifactStore(config.artifacts_dir)

@@ -22,12 +22,16 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class FashionTeacher(nn.Module):
-    """VGG-style CNN: two double-conv stages, then a wide classifier. ~0.9M params, ~93 % on FMNIST."""
+    """VGG-style CNN: one conv at full resolution, a double conv at half, then a wide classifier.
+
+    ~0.86M parameters (most in the classifier) but only ~12M MACs, so caching its logits over the
+    60k training images stays quick on a laptop CPU.
+    """
 
     def __init__(self, width: int = 32, hidden: int = 256, num_classes: int = NUM_CLASSES):
         super().__init__()
         self.features = nn.Sequential(
-            *_conv_block(1, width), *_conv_block(width, width), nn.MaxPool2d(2),
+            *_conv_block(1, width), nn.MaxPool2d(2),
             *_conv_block(width, 2 * width), *_conv_block(2 * width, 2 * width), nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(

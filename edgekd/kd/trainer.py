@@ -7,6 +7,7 @@ on two cores is faster than a DataLoader. Runs are seeded: the same seed gives t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ def train(
     seed: int,
     console: Console,
     label: str = "train",
+    augment: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None,
 ) -> nn.Module:
     """Train `model` in place with SGD + Nesterov and a one-cycle schedule; return it in eval mode."""
     torch.manual_seed(seed)
@@ -60,7 +62,8 @@ def train(
             running = 0.0
             for step in range(steps_per_epoch):
                 index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-                logits = model(x_all[index])
+                batch = x_all[index] if augment is None else augment(x_all[index], generator)
+                logits = model(batch)
                 teacher = t_all[index] if t_all is not None else logits
                 loss = hinton_kd_loss(logits, teacher, y_all[index], recipe.temperature, alpha)
                 optimizer.zero_grad(set_to_none=True)
@@ -69,5 +72,8 @@ def train(
                 schedule.step()
                 running += loss.item()
                 progress.advance(task)
-            progress.update(task, status=f"epoch {epoch + 1} loss {running / steps_per_epoch:.3f}")
+            status = f"epoch {epoch + 1}/{recipe.epochs} loss {running / steps_per_epoch:.3f}"
+            progress.update(task, status=status)
+            if not console.is_terminal:  # bars only render at the end in logs; say where we are
+                console.print(f"{label}: {status}")
     return model.eval()
