@@ -86,8 +86,6 @@ def write_report(report: dict[str, Any], out: Path) -> None:
 
 
 def print_report_table(artifact, console: Console) -> None:
-    if not console.is_terminal:  # logs and CI: don't wrap the table at 80 columns
-        console = Console(width=200)
     report = json.loads((artifact.path / "report.json").read_text())
     table = Table(title=f"teacher vs student: {report['pipeline']}")
     for _, header, _ in COLUMNS:
