@@ -28,7 +28,7 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     temperature: float = 4.0
-    alpha: float = 0.9
+    alpha: float = 0.5
 
 
 def train(

@@ -16,7 +16,7 @@ class TrainingConfig(StrictModel):
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: NonNegativeFloat = 5e-4
     temperature: PositiveFloat = 4.0
-    alpha: float = Field(0.9, ge=0.0, le=1.0)
+    alpha: float = Field(0.5, ge=0.0, le=1.0)
 
     def recipe(self):
         from edgekd.kd.trainer import Recipe
