@@ -46,15 +46,21 @@ def test_report_rows_and_parity(reduced_run):
     assert (report_dir / "report.md").read_text().startswith("# edgekd report")
     rows = {(r["model"], r["format"]): r for r in report["rows"]}
     for model in ("teacher", "student"):
-        for fmt in ("pytorch", "onnx_fp32", "onnx_int8"):
+        for fmt in ("pytorch", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_fp16", "tflite_int8"):
             row = rows[(model, fmt)]
             assert row["status"] == "ok", row
             assert 0 <= row["accuracy"] <= 1 and row["latency_ms_p50"] > 0 and row["size_bytes"] > 0
-        assert rows[(model, "onnx_fp32")]["parity_max_abs"] <= 1e-4
-        assert rows[(model, "onnx_int8")]["top1_agreement"] >= 0.95
+        for fmt in ("onnx_fp32", "tflite_fp32"):
+            assert rows[(model, fmt)]["parity_max_abs"] <= 1e-4
+        for fmt in ("onnx_int8", "tflite_int8"):
+            assert rows[(model, fmt)]["top1_agreement"] >= 0.95
+            assert rows[(model, fmt)]["fp32_top1_agreement"] >= 0.9
     assert report["kd_vs_ce"]["kd"]["seeds"] == [0, 1]
     student, teacher = rows[("student", "onnx_fp32")], rows[("teacher", "onnx_fp32")]
     assert teacher["size_bytes"] / student["size_bytes"] >= 8
+    assert rows[("student", "tflite_int8")]["size_bytes"] < rows[("student", "tflite_fp32")]["size_bytes"] / 3
+    assert all(r["latency_ms_p50"] <= r["latency_ms_p90"] for r in report["rows"])
+    assert all(r["runs"] >= 200 for r in report["rows"])
 
 
 def test_int8_onnx_runs_integer_kernels(reduced_run):
