@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup data demo test clean-artifacts
+.PHONY: setup data demo test gate clean-artifacts
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: setup data
 
 test: setup data
 	$(BIN)/pytest -q
+
+# The CI gate: run the quickstart (reusing artifacts) and check the student's budgets.
+gate: setup data
+	$(BIN)/edgekd check pipelines/quickstart.budget.yaml --pipeline pipelines/quickstart.yaml \
+		--junit artifacts/junit-budgets.xml
 
 clean-artifacts:
 	rm -rf artifacts

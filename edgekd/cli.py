@@ -76,5 +76,26 @@ def validate(pipeline):
                f"{', '.join(s.stage_name for s in config.stages)})")
 
 
+@main.command()
+@click.argument("budget", type=click.Path(dir_okay=False))
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="report.json to check.")
+@click.option("--pipeline", "pipeline_path", type=click.Path(dir_okay=False),
+              help="Run this pipeline (reusing artifacts) and check its report.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Baseline report.json (default: `baseline:` in the budget file).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--update-baseline", is_flag=True, help="Make this report the new baseline, then check.")
+@user_errors
+def check(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline):
+    """Gate a report on size, accuracy, latency and parity budgets.
+
+    Exit 0: every budget passes; 1: a budget failed; 2: bad input (budget, report or baseline file).
+    """
+    from edgekd.gate.gate import run_gate
+
+    outcome = run_gate(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline)
+    sys.exit(outcome.exit_code)
+
+
 if __name__ == "__main__":
     main()

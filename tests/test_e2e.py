@@ -68,3 +68,39 @@ def test_int8_onnx_runs_integer_kernels(reduced_run):
     exports = first.artifacts["export_onnx"].metrics["exports"]
     int8 = [e for e in exports if e["format"] == "onnx_int8"]
     assert int8 and all(e["integer_ops"] and not e["float_compute_ops"] for e in int8)
+
+
+GATE_BUDGET = """
+baseline: baseline.json
+budgets:
+  - model: student
+    format: tflite_int8
+    max_size_growth: 10
+    max_accuracy_drop_vs_teacher: 50
+    min_top1_agreement: 0.9
+"""
+
+
+def test_ci_gate_passes_unchanged_and_fails_a_grown_student(reduced_run, tmp_path):
+    """The project's own gate: doubling the student's width must fail the size budget."""
+    from click.testing import CliRunner
+
+    from edgekd.cli import main
+
+    config, first, _ = reduced_run
+    (tmp_path / "budget.yaml").write_text(GATE_BUDGET)
+    report = first.artifacts["report"].path / "report.json"
+    runner = CliRunner()
+    made = runner.invoke(main, ["check", str(tmp_path / "budget.yaml"), "--report", str(report), "--update-baseline"])
+    assert made.exit_code == 0, made.output
+
+    raw = config.model_dump(mode="json")
+    distill = next(s for s in raw["stages"] if s["type"] == "distill")
+    distill.update(width=32, baseline_seeds=[])  # the default student is width 16
+    grown = run(parse_config(raw, source="grown student"))
+    grown_report = grown.artifacts["report"].path / "report.json"
+    result = runner.invoke(main, ["check", str(tmp_path / "budget.yaml"), "--report", str(grown_report),
+                                  "--junit", str(tmp_path / "junit.xml")])
+    assert result.exit_code == 1, result.output
+    assert "budget failed: student/tflite_int8 max_size_growth" in result.output
+    assert 'name="max_size_growth"' in (tmp_path / "junit.xml").read_text()
