@@ -76,7 +76,6 @@ budgets:
   - model: student
     format: tflite_int8
     max_size_growth: 10
-    max_accuracy_drop_vs_teacher: 50
     min_top1_agreement: 0.9
 """
 
