@@ -66,6 +66,7 @@ class RunContext:
     console: Console
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     stage_types: dict[str, str] = field(default_factory=dict)
+    resume_dir: Path | None = None  # the running stage's scratch that survives a killed run
 
     @property
     def seed(self) -> int:
@@ -84,5 +85,9 @@ class RunContext:
         except ArtifactError:
             return None
 
-    def artifacts_root(self) -> Path:
-        return Path(self.config.artifacts_dir)
+    def resume_path(self, name: str) -> Path | None:
+        """A file in the running stage's resume folder (kept across a kill, removed on success)."""
+        if self.resume_dir is None:
+            return None
+        self.resume_dir.mkdir(parents=True, exist_ok=True)
+        return self.resume_dir / name

@@ -6,6 +6,10 @@ class EdgeKDError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str):
+        # One line, always: messages quoted from other libraries (YAML, converters) may span several.
+        super().__init__(" ".join(str(message).split()))
+
 
 class ConfigError(EdgeKDError):
     """The pipeline YAML is malformed or names an unknown field or value."""

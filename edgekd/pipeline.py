@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +14,11 @@ from edgekd import __version__
 from edgekd.artifacts import Artifact, ArtifactStore, artifact_id
 from edgekd.config import PipelineConfig
 from edgekd.context import DataSource, RunContext
+from edgekd.errors import ArtifactError
+
+RESUME_DIR = ".resume"
+# Errors that mean "the artifact store cannot take this write", not a bug in a stage.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 @dataclass
@@ -79,16 +86,28 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
 
 def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings) -> Artifact:
     pending = store.begin(name, aid)
+    # Keyed by the artifact id: only a run with exactly the same inputs picks up where one stopped.
+    ctx.resume_dir = store.root / RESUME_DIR / f"{name}-{aid}"
     try:
         metrics = stage.run(stage_config, ctx, pending.tmp_path)
+        manifest: dict[str, Any] = {
+            "stage": stage.type, "name": name, "parent": parent_id, "config": settings,
+            "version": __version__, "metrics": metrics,
+        }
+        artifact = store.commit(pending, manifest)
+        shutil.rmtree(ctx.resume_dir, ignore_errors=True)
+        return artifact
+    except OSError as exc:
+        store.abort(pending)
+        if exc.errno in STORAGE_ERRNOS:
+            raise ArtifactError(f"{name}: cannot write its artifact in {store.root}: {exc.strerror}; "
+                                "nothing was kept from this stage, earlier artifacts are intact") from exc
+        raise
     except BaseException:
         store.abort(pending)
         raise
-    manifest: dict[str, Any] = {
-        "stage": stage.type, "name": name, "parent": parent_id, "config": settings,
-        "version": __version__, "metrics": metrics,
-    }
-    return store.commit(pending, manifest)
+    finally:
+        ctx.resume_dir = None
 
 
 def _set_threads(threads: int | None) -> None:

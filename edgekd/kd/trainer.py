@@ -7,6 +7,7 @@ on two cores is faster than a DataLoader. Runs are seeded: the same seed gives t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -15,6 +16,7 @@ from rich.console import Console
 from torch import nn
 
 from edgekd.kd.losses import hinton_kd_loss
+from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
 
 
@@ -41,8 +43,13 @@ def train(
     console: Console,
     label: str = "train",
     augment: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None,
+    checkpoint: Path | None = None,
 ) -> nn.Module:
-    """Train `model` in place with SGD + Nesterov and a one-cycle schedule; return it in eval mode."""
+    """Train `model` in place with SGD + Nesterov and a one-cycle schedule; return it in eval mode.
+
+    With `checkpoint`, state is saved there after every epoch and, when the file exists, training
+    continues from it: a run killed mid-training resumes and ends with the same weights.
+    """
     torch.manual_seed(seed)
     generator = np.random.default_rng(seed)
     x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(labels)
@@ -54,10 +61,15 @@ def train(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.2)
     alpha = recipe.alpha if t_all is not None else 0.0
+    done = 0
+    if checkpoint is not None and checkpoint.is_file():
+        done = load_checkpoint(checkpoint, model, optimizer, schedule, generator)
+        console.print(f"{label}: resuming after epoch {done}")
     model.train()
     with progress_bar(console) as progress:
-        task = progress.add_task(label, total=recipe.epochs * steps_per_epoch, status="")
-        for epoch in range(recipe.epochs):
+        task = progress.add_task(label, total=recipe.epochs * steps_per_epoch, status="",
+                                 completed=done * steps_per_epoch)
+        for epoch in range(done, recipe.epochs):
             order = torch.from_numpy(generator.permutation(len(y_all)))
             running = 0.0
             for step in range(steps_per_epoch):
@@ -76,4 +88,6 @@ def train(
             progress.update(task, status=status)
             if not console.is_terminal:  # bars only render at the end in logs; say where we are
                 console.print(f"{label}: {status}")
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, epoch + 1, model, optimizer, schedule, generator)
     return model.eval()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekd.runtimes.base import check_input_shape
+
 
 class LiteRTRuntime:
     target = "litert"
@@ -24,11 +26,13 @@ class LiteRTRuntime:
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.threads = threads or 1
+        self.path = Path(path)
         self.fixed_batch = int(self.input["shape"][0])
         self.input_dtype = np.dtype(self.input["dtype"])
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)
+        check_input_shape(self.input["shape"], batch.shape, f"TFLite model {self.path.name}")
         if len(batch) != self.fixed_batch:
             raise ValueError(f"this TFLite model takes batches of {self.fixed_batch}, got {len(batch)}")
         batch = self._layout(batch)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekd.errors import EdgeKDError
+from edgekd.runtimes.base import check_input_shape
 
 TARGET_NAMES = {"CPUExecutionProvider": "ort-cpu", "CUDAExecutionProvider": "ort-cuda"}
 
@@ -39,8 +40,11 @@ class OrtRuntime:
         self.provider, self.threads = provider, threads
         self.target = TARGET_NAMES.get(provider, provider)
         self.input_name = self.session.get_inputs()[0].name
+        self.input_shape = self.session.get_inputs()[0].shape
+        self.path = Path(path)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        check_input_shape(self.input_shape, batch.shape, f"ONNX model {self.path.name}")
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
     def describe(self) -> dict:

@@ -21,8 +21,17 @@ class TorchRuntime:
     def run(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(np.ascontiguousarray(batch))).float().numpy()
+        from edgekd.errors import DataError
+
+        try:
+            with torch.inference_mode():
+                return self.model(torch.from_numpy(np.ascontiguousarray(batch))).float().numpy()
+        except RuntimeError as exc:
+            if "shape" not in str(exc) and "size" not in str(exc) and "channels" not in str(exc):
+                raise
+            name = type(self.model).__name__
+            raise DataError(f"PyTorch model {name} cannot take inputs of shape {['N', *batch.shape[1:]]}: "
+                            f"{str(exc).strip().splitlines()[0]}") from exc
 
     def describe(self) -> dict:
         import torch

@@ -58,20 +58,34 @@ class DistillStage(Stage):
 
 
 def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd: bool):
+    """Train one student (or reuse the one a killed run already finished) and score it."""
+    import json
+
+    from edgekd.checkpoints import load_model as load_checkpoint
+    from edgekd.checkpoints import save_weights
     from edgekd.kd.trainer import train
     from edgekd.model_artifacts import accuracy, torch_logits
     from edgekd.zoo import build_model
 
-    train_set, test = ctx.data.split("train"), ctx.data.split("test")
+    tag = f"{'kd' if kd else 'ce'}-seed{seed}"
+    label = f"{'KD' if kd else 'CE'} student seed {seed}"
+    result, weights = ctx.resume_path(f"{tag}.json"), ctx.resume_path(f"{tag}.safetensors")
+    if result is not None and result.is_file() and weights.is_file():
+        finished = json.loads(result.read_text())
+        ctx.console.print(f"{label}: finished in an earlier run, test accuracy {finished['accuracy']:.4f}")
+        return load_checkpoint(config.student, weights, **kwargs), finished["accuracy"]
     import torch
 
-    torch.manual_seed(seed)
+    train_set, test = ctx.data.split("train"), ctx.data.split("test")
+    torch.manual_seed(seed)  # the initial weights depend on the seed alone
     model = build_model(config.student, **kwargs)
-    label = f"{'KD' if kd else 'CE'} student seed {seed}"
     train(model, train_set.inputs, train_set.labels, teacher_logits if kd else None,
-          config.train.recipe(), seed, ctx.console, label=label)
+          config.train.recipe(), seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"))
     test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
     ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
+    if result is not None:
+        save_weights(model, weights)
+        result.write_text(json.dumps({"accuracy": test_accuracy}))
     return model, test_accuracy
 
 

@@ -1,0 +1,124 @@
+"""kill -9 in the middle of a stage: the next run resumes and ends with identical artifacts.
+
+A reduced pipeline (real Fashion-MNIST subset) runs once uninterrupted as the reference. Then, for
+each stage under test, a fresh run in a subprocess is killed with SIGKILL while that stage is
+working, and run again to the end: every artifact must have the same id and the same file digests
+as the reference, and the training metrics must match.
+"""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from edgekd.config import parse_config
+from edgekd.pipeline import run
+
+pytestmark = [pytest.mark.slow]
+
+PIPELINE = {
+    "name": "kill-test",
+    "data": {"train_subset": 4000, "test_subset": 300},
+    "stages": [
+        {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
+        {"type": "cache"},
+        {"type": "distill", "train": {"epochs": 2}, "baseline_seeds": [0]},
+        {"type": "ptq", "models": ["student"], "calibration_samples": 64},
+        {"type": "export_tflite", "models": ["student"], "formats": ["fp32", "int8"]},
+    ],
+}
+
+
+def _write_config(folder: Path) -> Path:
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({**PIPELINE, "artifacts_dir": str(folder / "artifacts")}))
+    return path
+
+
+def _fingerprint(result) -> dict:
+    """Artifact ids and file digests. `.pt2` archives are left out: torch.export.save writes a random
+    serialization id and object ids into them, so their bytes differ run to run; what they hold is
+    compared by its outputs in `_same_quantized_models`, and every file exported from them by digest."""
+    return {o.name: (o.artifact.id, {k: v["sha256"] for k, v in o.artifact.manifest["files"].items()
+                                     if not k.endswith(".pt2")})
+            for o in result.outcomes}
+
+
+def _same_quantized_models(first, second) -> bool:
+    import numpy as np
+    import torch
+
+    from edgekd.quantization import load_quantized
+
+    sample = torch.from_numpy(np.random.default_rng(0).normal(size=(8, 1, 28, 28)).astype(np.float32))
+    a, b = first.artifacts["ptq"], second.artifacts["ptq"]
+    return all(torch.equal(load_quantized(a.path / name)(sample), load_quantized(b.path / name)(sample))
+               for name in a.manifest["files"] if name.endswith(".pt2"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reference")
+    config = parse_config(yaml.safe_load(_write_config(folder).read_text()))
+    return run(config)
+
+
+def _kill_when(folder: Path, condition, timeout: float = 240.0) -> None:
+    """Start the pipeline in a subprocess and SIGKILL it as soon as `condition(artifacts)` holds."""
+    config = _write_config(folder)
+    process = subprocess.Popen([sys.executable, "-m", "edgekd.cli", "run", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    artifacts = folder / "artifacts"
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the run ended (exit {process.returncode}) before the kill point")
+            if artifacts.is_dir() and condition(artifacts):
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                return
+            time.sleep(0.02)
+        pytest.fail("kill point not reached in time")
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _in_stage(stage: str):
+    return lambda artifacts: any(artifacts.glob(f".tmp-{stage}-*"))
+
+
+def _mid_training(artifacts: Path) -> bool:
+    """After the first epoch checkpoint of the second student: truly in the middle of distill."""
+    return any(artifacts.glob(".resume/distill-*/ce-seed0.ckpt"))
+
+
+def _mid_tflite_export(artifacts: Path) -> bool:
+    return any(artifacts.glob(".tmp-export_tflite-*/*.tflite"))
+
+
+@pytest.mark.parametrize("kill_point", [_in_stage("cache"), _mid_training, _mid_tflite_export],
+                         ids=["cache", "distill", "export_tflite"])
+def test_killed_run_resumes_to_identical_artifacts(reference, tmp_path, kill_point):
+    _kill_when(tmp_path, kill_point)
+    artifacts = tmp_path / "artifacts"
+    assert not any((artifacts / name / "manifest.json").exists() for name in os.listdir(artifacts)
+                   if name.startswith(".tmp-")), "a temporary folder must never look finished"
+    log = io.StringIO()
+    config = parse_config(yaml.safe_load((tmp_path / "pipeline.yaml").read_text()))
+    resumed = run(config, console=Console(file=log, width=200))
+    assert _fingerprint(resumed) == _fingerprint(reference)
+    assert _same_quantized_models(resumed, reference)
+    assert resumed.artifacts["distill"].metrics == reference.artifacts["distill"].metrics
+    assert not list(artifacts.glob(".tmp-*")) and not list((artifacts / ".resume").glob("*"))
+    if kill_point is _mid_training:  # resumed mid-stage, not restarted
+        assert "KD student seed 0: finished in an earlier run" in log.getvalue()
+        assert "CE student seed 0: resuming after epoch" in log.getvalue()
