@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from edgekd.context import DataSource, RunContext
 from edgekd.errors import ArtifactError
 
 RESUME_DIR = ".resume"
+LOW_SPACE_BYTES = 1 << 20
 # Errors that mean "the artifact store cannot take this write", not a bug in a stage.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -58,7 +60,6 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
 
     quiet_third_party()
     console = console or Console()
-    _set_threads(config.threads)
     store = ArtifactStore(config.artifacts_dir)
     store.clean_temporaries()
     ctx = RunContext(config=config, data=DataSource(config.data), console=console)
@@ -74,6 +75,7 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
         reused = artifact is not None
         if artifact is None:
             console.rule(f"[bold]{name}[/] ({stage.type})")
+            _set_threads(config.threads)
             artifact = _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings)
         else:
             console.print(f"[dim]{name}: reusing {artifact.path}[/]")
@@ -97,10 +99,13 @@ def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings) 
         artifact = store.commit(pending, manifest)
         shutil.rmtree(ctx.resume_dir, ignore_errors=True)
         return artifact
-    except OSError as exc:
+    except Exception as exc:
+        # Native writers (safetensors, converters) report a full disk in their own words; a
+        # nearly empty filesystem at the moment of failure says what really happened.
+        full = _storage_problem(exc, store.root)
         store.abort(pending)
-        if exc.errno in STORAGE_ERRNOS:
-            raise ArtifactError(f"{name}: cannot write its artifact in {store.root}: {exc.strerror}; "
+        if full:
+            raise ArtifactError(f"{name}: cannot write its artifact in {store.root}: {full}; "
                                 "nothing was kept from this stage, earlier artifacts are intact") from exc
         raise
     except BaseException:
@@ -110,8 +115,19 @@ def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings) 
         ctx.resume_dir = None
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads:
-        import torch
+def _storage_problem(exc: Exception, root) -> str | None:
+    """What went wrong with the disk, if the failure was the disk's: errno, or no space left."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        return exc.strerror or str(exc)
+    free = shutil.disk_usage(root).free
+    if free < LOW_SPACE_BYTES:
+        return f"No space left on device ({free:,} bytes free; {type(exc).__name__}: {exc})"
+    return None
 
-        torch.set_num_threads(threads)
+
+def _set_threads(threads: int | None) -> None:
+    """Same thread count for every stage, whatever ran before in this process (bench times with one
+    thread): float sums depend on it, and seeded training is bit-identical only at equal counts."""
+    import torch
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)

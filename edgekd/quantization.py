@@ -51,9 +51,15 @@ def quantize_static(model, calibration: np.ndarray, batch_size: int = 64):
 
 def save_quantized(module, sample: np.ndarray, path: Path) -> None:
     """Save a converted PT2E module as a `.pt2` archive (JSON graph + raw weights, no pickled code)."""
+    import io
+
     import torch
 
-    torch.export.save(export_program(module, sample), str(path))
+    # Serialise in memory, then write with Python I/O: a full disk then raises a plain OSError
+    # instead of failing inside torch's C++ zip writer, which can abort the process later.
+    buffer = io.BytesIO()
+    torch.export.save(export_program(module, sample), buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 def load_quantized(path: Path):

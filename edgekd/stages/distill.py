@@ -42,7 +42,10 @@ class DistillStage(Stage):
         seed = ctx.seed if config.seed is None else config.seed
         kwargs = {"width": config.width} if config.width else {}
         model, kd_accuracy = _train_one(config, ctx, kwargs, teacher_logits, seed, kd=True)
-        metrics = {**save_model(model, config.student, kwargs, out), "accuracy": kd_accuracy, "seed": seed}
+        import torch
+
+        metrics = {**save_model(model, config.student, kwargs, out), "accuracy": kd_accuracy, "seed": seed,
+                   "threads": torch.get_num_threads()}
         if config.baseline_seeds:
             runs = {"kd": {seed: kd_accuracy}, "ce": {}}
             for other in config.baseline_seeds:
