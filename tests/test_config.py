@@ -25,6 +25,11 @@ def test_quickstart_pipeline_is_valid():
     ([{"dtype": "float16"}], r"stages\[0\]: each stage needs a `type`"),
     ([], r"stages: List should have at least 1 item"),
     ([{"type": "cache"}, {"type": "cache"}], r"repeated: cache"),
+    ([{"type": "distill", "train": {"epochs": "many"}}], r"train\.epochs: Input should be a valid integer"),
+    ([{"type": "distill", "train": {"temperature": -1}}], r"train\.temperature: Input should be greater than 0"),
+    ([{"type": "distill", "train": {"alpha": -0.1}}], r"train\.alpha: Input should be greater than or equal to 0"),
+    ([{"type": "export_tflite", "formats": ["int4"]}], r"formats\[0\]: Input should be 'fp32', 'fp16' or 'int8'"),
+    (["cache"], r"stages\[0\]: expected a mapping of fields|stages\[0\]: "),
 ])
 def test_errors_name_the_field(stages, message):
     with pytest.raises(ConfigError, match=message):
@@ -55,3 +60,13 @@ def test_overrides_apply_to_nested_and_list_fields(tmp_path):
     path.write_text("name: t\nstages: [{type: distill}]\n")
     config = load_config(path, {"data.train_subset": 100, "stages.0.train.epochs": 2})
     assert config.data.train_subset == 100 and config.stages[0].train.epochs == 2
+
+
+def test_missing_required_field():
+    with pytest.raises(ConfigError, match=r"p.yaml: name: Field required"):
+        parse_config({"stages": [{"type": "cache"}]}, source="p.yaml")
+
+
+def test_wrong_top_level_type():
+    with pytest.raises(ConfigError, match=r"p.yaml: seed: Input should be a valid integer"):
+        parse_config({"name": "x", "seed": "zero", "stages": [{"type": "cache"}]}, source="p.yaml")
