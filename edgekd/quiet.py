@@ -11,6 +11,7 @@ import os
 import warnings
 
 QUIET_ENV = {
+    "LITERT_TORCH_SHOW_PROGRESS": "0",  # litert-torch's [START]/[DONE] conversion tree
     "TF_CPP_MIN_LOG_LEVEL": "3",        # TensorFlow/LiteRT converter C++ logs
     "GLOG_minloglevel": "2",
     "ABSL_MIN_LOG_LEVEL": "2",
