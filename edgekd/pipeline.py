@@ -15,7 +15,7 @@ from edgekd import __version__
 from edgekd.artifacts import Artifact, ArtifactStore, artifact_id
 from edgekd.config import PipelineConfig
 from edgekd.context import DataSource, RunContext
-from edgekd.errors import ArtifactError
+from edgekd.errors import ArtifactError, EdgeKDError
 
 RESUME_DIR = ".resume"
 LOW_SPACE_BYTES = 1 << 20
@@ -119,6 +119,10 @@ def _storage_problem(exc: Exception, root) -> str | None:
     """What went wrong with the disk, if the failure was the disk's: errno, or no space left."""
     if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
         return exc.strerror or str(exc)
+    if isinstance(exc, EdgeKDError):  # already says what is wrong, in the user's terms
+        return None
+    if any(sign in str(exc) for sign in ("No space left on device", "os error 28", "Disk quota exceeded")):
+        return f"No space left on device ({type(exc).__name__}: {exc})"
     free = shutil.disk_usage(root).free
     if free < LOW_SPACE_BYTES:
         return f"No space left on device ({free:,} bytes free; {type(exc).__name__}: {exc})"

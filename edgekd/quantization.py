@@ -37,36 +37,58 @@ def export_program(module, sample: np.ndarray):
     return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
 
 
-def quantize_static(model, calibration: np.ndarray, batch_size: int = 64):
-    """Post-training quantisation: observe activation ranges on `calibration`, then convert."""
+def calibrate(model, calibration: np.ndarray, batch_size: int = 64):
+    """Post-training calibration: insert observers and record activation ranges on `calibration`.
+
+    Returns the *prepared* module; `convert` turns it into the Q/DQ program. Its state (weights and
+    observer statistics) is what `save_calibration` stores.
+    """
     import torch
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
     prepared = prepare_pt2e(export_program(model.eval(), calibration).module(), quantizer())
     with torch.no_grad():
         for start in range(0, len(calibration), batch_size):
             prepared(torch.from_numpy(np.ascontiguousarray(calibration[start:start + batch_size])))
+    return prepared
+
+
+def convert(prepared):
+    """Prepared (observed) module -> quantised program with Q/DQ ops, weights not yet folded."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
     return convert_pt2e(prepared, fold_quantize=False)
 
 
-def save_quantized(module, sample: np.ndarray, path: Path) -> None:
-    """Save a converted PT2E module as a `.pt2` archive (JSON graph + raw weights, no pickled code)."""
-    import io
-
-    import torch
-
-    # Serialise in memory, then write with Python I/O: a full disk then raises a plain OSError
-    # instead of failing inside torch's C++ zip writer, which can abort the process later.
-    buffer = io.BytesIO()
-    torch.export.save(export_program(module, sample), buffer)
-    path.write_bytes(buffer.getvalue())
+def quantize_static(model, calibration: np.ndarray, batch_size: int = 64):
+    """Calibrate and convert in one step."""
+    return convert(calibrate(model, calibration, batch_size))
 
 
-def load_quantized(path: Path):
-    """The quantised module saved by `save_quantized`."""
-    import torch
+def save_calibration(prepared, path: Path) -> None:
+    """Store the prepared module's state (weights + observer statistics) as safetensors.
 
-    return torch.export.load(str(path)).module()
+    Unlike a `torch.export.save` archive this is byte-for-byte reproducible (the archive embeds a
+    random id and object ids) and loads without pickle. Observers shared by several nodes appear
+    under each name, so tensors are cloned before saving.
+    """
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().clone().contiguous() for k, v in prepared.state_dict().items()}, str(path))
+
+
+def load_calibrated(model, path: Path, sample: np.ndarray):
+    """Rebuild the quantised program of `model` from a calibration saved by `save_calibration`."""
+    from safetensors.torch import load_file
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    prepared = prepare_pt2e(export_program(model.eval(), sample).module(), quantizer())
+    state = load_file(str(path))
+    prepared.load_state_dict(state, strict=True)
+    for key, value in state.items():
+        if key.endswith(".eps"):  # observers keep eps out of load_state_dict; it sets the smallest scale
+            prepared.get_submodule(key.rsplit(".", 1)[0]).eps.copy_(value)
+    return convert(prepared)
 
 
 def fold_weight_quantization(module):

@@ -64,10 +64,16 @@ def _source_module(ctx, role: str, precision: str):
 
     if precision in ("fp32", "fp16"):
         return load_role(ctx, role), FP32_REFERENCE
-    from edgekd.quantization import load_quantized
+    from edgekd.quantization import load_calibrated
+    from edgekd.stages.model_refs import model_artifact
 
     ptq = ctx.latest("ptq")
     models = ptq.metrics["models"]
     if role not in models:
         raise ConfigError(f"int8 export of {role!r} needs the ptq stage to quantise it (ptq.models)")
-    return load_quantized(ptq.file(models[role]["file"])), "pytorch int8 (PT2E fake-quant)"
+    if models[role]["source_artifact"] != model_artifact(ctx, role).id:
+        raise ConfigError(f"the ptq stage quantised another {role} than the one being exported; "
+                          "put ptq after the stage that makes the model")
+    test = ctx.data.split("test")
+    quantized = load_calibrated(load_role(ctx, role), ptq.file(models[role]["file"]), test.inputs)
+    return quantized, "pytorch int8 (PT2E fake-quant)"

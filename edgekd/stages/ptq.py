@@ -11,7 +11,7 @@ from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
 from edgekd.stages.model_refs import ModelRole
 
-QUANTIZED_FILE = "{role}_int8.pt2"
+CALIBRATION_FILE = "{role}_int8_calibration.safetensors"
 
 
 class PtqConfig(StageConfig):
@@ -28,8 +28,8 @@ class PtqStage(Stage):
         import numpy as np
 
         from edgekd.model_artifacts import accuracy, torch_logits
-        from edgekd.quantization import quantize_static, save_quantized
-        from edgekd.stages.model_refs import load_role
+        from edgekd.quantization import calibrate, convert, save_calibration
+        from edgekd.stages.model_refs import load_role, model_artifact
 
         train, test = ctx.data.split("train"), ctx.data.split("test")
         # A fixed, seeded, class-mixed sample of the training set: calibration must not see test data.
@@ -39,10 +39,11 @@ class PtqStage(Stage):
                                    "scheme": "int8 symmetric per-channel weights, per-tensor activations",
                                    "models": {}}
         for role in config.models:
-            quantized = quantize_static(load_role(ctx, role), calibration)
-            filename = QUANTIZED_FILE.format(role=role)
-            save_quantized(quantized, calibration, out / filename)
-            int8_accuracy = accuracy(torch_logits(quantized, test.inputs), test.labels)
+            prepared = calibrate(load_role(ctx, role), calibration)
+            filename = CALIBRATION_FILE.format(role=role)
+            save_calibration(prepared, out / filename)
+            int8_accuracy = accuracy(torch_logits(convert(prepared), test.inputs), test.labels)
             ctx.console.print(f"{role}: PyTorch int8 (fake-quant) test accuracy {int8_accuracy:.4f}")
-            metrics["models"][role] = {"file": filename, "accuracy": int8_accuracy}
+            metrics["models"][role] = {"file": filename, "accuracy": int8_accuracy,
+                                       "source_artifact": model_artifact(ctx, role).id}
         return metrics

@@ -7,7 +7,7 @@ import torch
 from edgekd.export.onnx_export import export_onnx, integer_op_share
 from edgekd.export.tflite_export import cast_weights_fp16, export_tflite_fp32, export_tflite_int8
 from edgekd.parity import parity
-from edgekd.quantization import load_quantized, quantize_static, save_quantized
+from edgekd.quantization import calibrate, load_calibrated, save_calibration
 from edgekd.runtimes.base import predict
 from edgekd.runtimes.litert_rt import LiteRTRuntime
 from edgekd.runtimes.onnxruntime_rt import OrtRuntime, ProviderUnavailable
@@ -26,8 +26,8 @@ def model_and_data():
 @pytest.fixture(scope="module")
 def quantized(model_and_data, tmp_path_factory):
     model, data, _ = model_and_data
-    path = tmp_path_factory.mktemp("q") / "m.pt2"
-    save_quantized(quantize_static(model, data[:32]), data, path)
+    path = tmp_path_factory.mktemp("q") / "calibration.safetensors"
+    save_calibration(calibrate(model, data[:32]), path)
     return path
 
 
@@ -46,11 +46,20 @@ def test_tflite_fp32_and_fp16(model_and_data, tmp_path):
     assert (tmp_path / "m16.tflite").stat().st_size < 0.7 * (tmp_path / "m.tflite").stat().st_size
 
 
+def test_saved_calibration_rebuilds_the_same_quantized_model(model_and_data, quantized):
+    from edgekd.quantization import convert
+
+    model, data, _ = model_and_data
+    original = TorchRuntime(convert(calibrate(model, data[:32]))).run(data)
+    rebuilt = TorchRuntime(load_calibrated(model, quantized, data)).run(data)
+    assert (original == rebuilt).all()
+
+
 def test_int8_onnx_and_tflite_follow_the_quantized_model(quantized, model_and_data, tmp_path):
-    _, data, _ = model_and_data
-    reference = TorchRuntime(load_quantized(quantized)).run(data)
-    export_onnx(load_quantized(quantized), data, tmp_path / "q.onnx")
-    export_tflite_int8(load_quantized(quantized), data, tmp_path / "q.tflite")
+    model, data, _ = model_and_data
+    reference = TorchRuntime(load_calibrated(model, quantized, data)).run(data)
+    export_onnx(load_calibrated(model, quantized, data), data, tmp_path / "q.onnx")
+    export_tflite_int8(load_calibrated(model, quantized, data), data, tmp_path / "q.tflite")
     onnx_parity = parity(reference, predict(OrtRuntime(tmp_path / "q.onnx"), data))
     tflite = LiteRTRuntime(tmp_path / "q.tflite")
     tflite_parity = parity(reference, predict(tflite, data))

@@ -43,24 +43,8 @@ def _write_config(folder: Path) -> Path:
 
 
 def _fingerprint(result) -> dict:
-    """Artifact ids and file digests. `.pt2` archives are left out: torch.export.save writes a random
-    serialization id and object ids into them, so their bytes differ run to run; what they hold is
-    compared by its outputs in `_same_quantized_models`, and every file exported from them by digest."""
-    return {o.name: (o.artifact.id, {k: v["sha256"] for k, v in o.artifact.manifest["files"].items()
-                                     if not k.endswith(".pt2")})
+    return {o.name: (o.artifact.id, {k: v["sha256"] for k, v in o.artifact.manifest["files"].items()})
             for o in result.outcomes}
-
-
-def _same_quantized_models(first, second) -> bool:
-    import numpy as np
-    import torch
-
-    from edgekd.quantization import load_quantized
-
-    sample = torch.from_numpy(np.random.default_rng(0).normal(size=(8, 1, 28, 28)).astype(np.float32))
-    a, b = first.artifacts["ptq"], second.artifacts["ptq"]
-    return all(torch.equal(load_quantized(a.path / name)(sample), load_quantized(b.path / name)(sample))
-               for name in a.manifest["files"] if name.endswith(".pt2"))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +100,6 @@ def test_killed_run_resumes_to_identical_artifacts(reference, tmp_path, kill_poi
     config = parse_config(yaml.safe_load((tmp_path / "pipeline.yaml").read_text()))
     resumed = run(config, console=Console(file=log, width=200))
     assert _fingerprint(resumed) == _fingerprint(reference)
-    assert _same_quantized_models(resumed, reference)
     assert resumed.artifacts["distill"].metrics == reference.artifacts["distill"].metrics
     assert not list(artifacts.glob(".tmp-*")) and not list((artifacts / ".resume").glob("*"))
     if kill_point is _mid_training:  # resumed mid-stage, not restarted
