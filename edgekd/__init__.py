@@ -3,7 +3,7 @@
 Importing this package is cheap: torch, onnxruntime and the TFLite tools load only when a stage runs.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def load_config(path, overrides=None):
