@@ -60,11 +60,6 @@ def convert(prepared):
     return convert_pt2e(prepared, fold_quantize=False)
 
 
-def quantize_static(model, calibration: np.ndarray, batch_size: int = 64):
-    """Calibrate and convert in one step."""
-    return convert(calibrate(model, calibration, batch_size))
-
-
 def save_calibration(prepared, path: Path) -> None:
     """Store the prepared module's state (weights + observer statistics) as safetensors.
 
