@@ -27,3 +27,80 @@ def hinton_kd_loss(
     log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=1)
     kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
     return alpha * temperature**2 * kl + (1.0 - alpha) * ce
+
+
+def dense_teacher_log_probs(topk_log_probs: torch.Tensor, topk_indices: torch.Tensor,
+                            num_classes: int, temperature: float) -> torch.Tensor:
+    """Rebuild a full teacher distribution at temperature T from a top-k cache.
+
+    The cache holds the k largest log-probabilities at T = 1 and their class indices; the mass left
+    over, 1 − Σ top-k, is spread evenly over the other C − k classes. Tempering p ∝ p^(1/T) and
+    renormalising gives the distribution at T (exact for the top-k classes up to the even-spread
+    approximation of the tail, which is what the top-k cache gives up).
+    """
+    topk_log_probs = topk_log_probs.float()
+    batch, k = topk_log_probs.shape
+    rest = (1.0 - topk_log_probs.exp().sum(dim=1, keepdim=True)).clamp_min(1e-12)
+    spread = rest / max(num_classes - k, 1)
+    dense = spread.log().expand(batch, num_classes).clone()
+    dense.scatter_(1, topk_indices.long(), topk_log_probs)
+    return torch.log_softmax(dense / temperature, dim=1)
+
+
+def topk_kd_loss(student_logits: torch.Tensor, topk_log_probs: torch.Tensor, topk_indices: torch.Tensor,
+                 labels: torch.Tensor, temperature: float, alpha: float) -> torch.Tensor:
+    """Hinton KD from a top-k teacher cache (sparse soft targets, e.g. Shleifer & Rush 2020 style).
+
+        L = α · T² · KL(p̃_t^T ‖ softmax(z_s / T)) + (1 − α) · CE(z_s, y)
+
+    where p̃_t^T is `dense_teacher_log_probs`. With k = C it equals `hinton_kd_loss` exactly.
+    """
+    ce = F.cross_entropy(student_logits, labels)
+    teacher = dense_teacher_log_probs(topk_log_probs, topk_indices, student_logits.shape[1], temperature)
+    kl = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), teacher, reduction="batchmean",
+                  log_target=True)
+    return alpha * temperature**2 * kl + (1.0 - alpha) * ce
+
+
+def hint_loss(student_features: torch.Tensor, teacher_features: torch.Tensor, projection) -> torch.Tensor:
+    """Feature (hint) distillation, FitNets (Romero et al., 2015, arXiv:1412.6550).
+
+        L = mean ‖ r(f_s) − f_t ‖²
+
+    `projection` r is a learned regressor (e.g. a 1×1 conv) mapping the student's feature map to
+    the teacher's shape; it is trained with the student and dropped afterwards.
+    """
+    return F.mse_loss(projection(student_features), teacher_features.float())
+
+
+def rkd_distance_loss(student_embed: torch.Tensor, teacher_embed: torch.Tensor) -> torch.Tensor:
+    """Relational KD, distance-wise (Park et al., CVPR 2019, arXiv:1904.05068).
+
+        ψ_D(t_i, t_j) = ‖t_i − t_j‖ / μ,   μ = mean over pairs i ≠ j of ‖t_i − t_j‖
+        L = mean over pairs of Huber(ψ_D(s_i, s_j), ψ_D(t_i, t_j))
+
+    Normalising by μ makes the loss blind to a global scale of either embedding.
+    """
+    return F.smooth_l1_loss(_normalized_distances(student_embed), _normalized_distances(teacher_embed.float()))
+
+
+def rkd_angle_loss(student_embed: torch.Tensor, teacher_embed: torch.Tensor) -> torch.Tensor:
+    """Relational KD, angle-wise (Park et al., CVPR 2019).
+
+        ψ_A(t_i, t_j, t_k) = ⟨e_ij, e_kj⟩,  e_ij = (t_i − t_j) / ‖t_i − t_j‖
+        L = mean over triplets of Huber(ψ_A(s), ψ_A(t))
+    """
+    return F.smooth_l1_loss(_triplet_cosines(student_embed), _triplet_cosines(teacher_embed.float()))
+
+
+def _normalized_distances(embed: torch.Tensor) -> torch.Tensor:
+    flat = embed.flatten(1)
+    distances = torch.cdist(flat, flat)
+    off_diagonal = ~torch.eye(len(flat), dtype=torch.bool, device=flat.device)
+    return distances / distances[off_diagonal].mean().clamp_min(1e-12)
+
+
+def _triplet_cosines(embed: torch.Tensor) -> torch.Tensor:
+    flat = embed.flatten(1)
+    unit = F.normalize(flat.unsqueeze(0) - flat.unsqueeze(1), p=2, dim=2)  # unit[j, i] = e_ij
+    return torch.bmm(unit, unit.transpose(1, 2)).flatten()
