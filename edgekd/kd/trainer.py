@@ -13,9 +13,10 @@ from typing import Callable
 import numpy as np
 import torch
 from rich.console import Console
+import torch.nn.functional as F
 from torch import nn
 
-from edgekd.kd.losses import hinton_kd_loss
+from edgekd.kd.teacher_targets import as_targets
 from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
 
@@ -37,7 +38,7 @@ def train(
     model: nn.Module,
     inputs: np.ndarray,
     labels: np.ndarray,
-    teacher_logits: np.ndarray | None,
+    teacher,
     recipe: Recipe,
     seed: int,
     console: Console,
@@ -53,14 +54,13 @@ def train(
     torch.manual_seed(seed)
     generator = np.random.default_rng(seed)
     x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(labels)
-    # Copy the (read-only, fp16) memory map once: 60k x 10 floats is small, and indexing is faster.
-    t_all = torch.from_numpy(np.array(teacher_logits, dtype=np.float32)) if teacher_logits is not None else None
+    targets = as_targets(teacher) if teacher is not None else None
     steps_per_epoch = (len(y_all) + recipe.batch_size - 1) // recipe.batch_size
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 nesterov=True, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.2)
-    alpha = recipe.alpha if t_all is not None else 0.0
+    alpha = recipe.alpha if targets is not None else 0.0
     done = 0
     if checkpoint is not None and checkpoint.is_file():
         done = load_checkpoint(checkpoint, model, optimizer, schedule, generator)
@@ -76,8 +76,10 @@ def train(
                 index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
                 batch = x_all[index] if augment is None else augment(x_all[index], generator)
                 logits = model(batch)
-                teacher = t_all[index] if t_all is not None else logits
-                loss = hinton_kd_loss(logits, teacher, y_all[index], recipe.temperature, alpha)
+                if targets is None:
+                    loss = F.cross_entropy(logits, y_all[index])
+                else:
+                    loss = targets.loss(logits, index, y_all[index], recipe.temperature, alpha)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

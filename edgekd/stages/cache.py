@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
@@ -19,6 +19,8 @@ PREPROCESSING = "fashion_mnist: x/255, (x-0.2860)/0.3530, NCHW float32, no augme
 class CacheConfig(StageConfig):
     type: Literal["cache"] = "cache"
     dtype: Literal["float16", "float32"] = "float16"
+    topk: Optional[PositiveInt] = Field(
+        default=None, description="store only the k most likely classes (fp16 log-probs + int16 ids)")
     batch_size: PositiveInt = 512
 
 
@@ -49,8 +51,9 @@ class CacheStage(Stage):
                     yield start, logits
 
         num_classes = teacher(torch.from_numpy(train.inputs[:1])).shape[1]
-        index = write_cache(out, batches(), count, num_classes, config.dtype, cache_key(ctx))
-        return {"samples": count, "bytes_per_sample": index["bytes_per_sample"],
+        index = write_cache(out, batches(), count, num_classes, config.dtype, cache_key(ctx), config.topk)
+        return {"samples": count, "format": index["format"], "k": index["k"],
+                "bytes_per_sample": index["bytes_per_sample"],
                 "total_bytes": index["bytes_per_sample"] * count, "key": index["key"]}
 
 
