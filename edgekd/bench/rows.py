@@ -17,15 +17,20 @@ def bench_row(candidate: dict[str, Any], test, config) -> dict[str, Any]:
     row = {key: candidate.get(key) for key in ROW_FIELDS}
     if candidate["status"] != "ok":
         return {**row, "target": _target_name(candidate), "accuracy": None, "size_bytes": None}
-    runtime = load_runtime(candidate, config.threads)
     from edgekd.bench.latency import measure_latency
     from edgekd.model_artifacts import accuracy
     from edgekd.runtimes.base import predict
 
-    logits = predict(runtime, test.inputs)
-    batch = runtime.fixed_batch or config.batch_size
-    sample = np.ascontiguousarray(test.inputs[:batch])
-    timing = measure_latency(runtime.run, sample, config.warmup, config.min_runs, config.min_seconds)
+    try:
+        runtime = load_runtime(candidate, config.threads)
+        logits = predict(runtime, test.inputs)
+        batch = runtime.fixed_batch or config.batch_size
+        sample = np.ascontiguousarray(test.inputs[:batch])
+        timing = measure_latency(runtime.run, sample, config.warmup, config.min_runs, config.min_seconds)
+    except Exception as exc:  # a runtime that cannot load or run this file is a row, not a crash
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        return {**row, "status": "failed", "reason": reason, "target": _target_name(candidate),
+                "accuracy": None, "size_bytes": None}
     return {**row, "target": runtime.target, "accuracy": accuracy(logits, test.labels),
             "size_bytes": os.path.getsize(candidate["path"]), "runtime_info": runtime.describe(), **timing}
 
@@ -50,4 +55,9 @@ def load_runtime(candidate: dict[str, Any], threads: int):
 
 
 def _target_name(candidate: dict[str, Any]) -> str:
-    return {"pytorch": "torch-cpu", "onnxruntime": "ort-cpu", "litert": "litert"}.get(candidate["runtime"], "?")
+    if candidate["runtime"] == "onnxruntime":
+        from edgekd.runtimes.onnxruntime_rt import TARGET_NAMES
+
+        provider = candidate.get("provider", "CPUExecutionProvider")
+        return TARGET_NAMES.get(provider, provider)
+    return {"pytorch": "torch-cpu", "litert": "litert"}.get(candidate["runtime"], "?")
