@@ -30,17 +30,21 @@ def hinton_kd_loss(
 
 
 def dense_teacher_log_probs(topk_log_probs: torch.Tensor, topk_indices: torch.Tensor,
-                            num_classes: int, temperature: float) -> torch.Tensor:
+                            num_classes: int, temperature: float,
+                            rest_mass: torch.Tensor | None = None) -> torch.Tensor:
     """Rebuild a full teacher distribution at temperature T from a top-k cache.
 
-    The cache holds the k largest log-probabilities at T = 1 and their class indices; the mass left
-    over, 1 − Σ top-k, is spread evenly over the other C − k classes. Tempering p ∝ p^(1/T) and
-    renormalising gives the distribution at T (exact for the top-k classes up to the even-spread
-    approximation of the tail, which is what the top-k cache gives up).
+    The cache holds the k largest log-probabilities at T = 1, their class indices and the mass left
+    over, r = 1 − Σ top-k (recorded, or implied from the top-k when not given). r is spread evenly
+    over the other C − k classes. Tempering p ∝ p^(1/T) and renormalising gives the distribution at
+    T (exact for the top-k classes up to the even-spread approximation of the tail, which is what the
+    top-k cache gives up).
     """
     topk_log_probs = topk_log_probs.float()
     batch, k = topk_log_probs.shape
-    rest = (1.0 - topk_log_probs.exp().sum(dim=1, keepdim=True)).clamp_min(1e-12)
+    if rest_mass is None:
+        rest_mass = 1.0 - topk_log_probs.exp().sum(dim=1, keepdim=True)
+    rest = rest_mass.float().reshape(batch, 1).clamp_min(1e-12)
     spread = rest / max(num_classes - k, 1)
     dense = spread.log().expand(batch, num_classes).clone()
     dense.scatter_(1, topk_indices.long(), topk_log_probs)
@@ -48,7 +52,8 @@ def dense_teacher_log_probs(topk_log_probs: torch.Tensor, topk_indices: torch.Te
 
 
 def topk_kd_loss(student_logits: torch.Tensor, topk_log_probs: torch.Tensor, topk_indices: torch.Tensor,
-                 labels: torch.Tensor, temperature: float, alpha: float) -> torch.Tensor:
+                 labels: torch.Tensor, temperature: float, alpha: float,
+                 rest_mass: torch.Tensor | None = None) -> torch.Tensor:
     """Hinton KD from a top-k teacher cache (sparse soft targets, e.g. Shleifer & Rush 2020 style).
 
         L = α · T² · KL(p̃_t^T ‖ softmax(z_s / T)) + (1 − α) · CE(z_s, y)
@@ -56,7 +61,8 @@ def topk_kd_loss(student_logits: torch.Tensor, topk_log_probs: torch.Tensor, top
     where p̃_t^T is `dense_teacher_log_probs`. With k = C it equals `hinton_kd_loss` exactly.
     """
     ce = F.cross_entropy(student_logits, labels)
-    teacher = dense_teacher_log_probs(topk_log_probs, topk_indices, student_logits.shape[1], temperature)
+    teacher = dense_teacher_log_probs(topk_log_probs, topk_indices, student_logits.shape[1], temperature,
+                                      rest_mass)
     kl = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), teacher, reduction="batchmean",
                   log_target=True)
     return alpha * temperature**2 * kl + (1.0 - alpha) * ce

@@ -1,99 +1,144 @@
-"""Teacher logits on disk: computed once, read as a memory map by every training run.
+"""Teacher outputs on disk: computed once, read by every training run, never used when stale.
 
-Two layouts, each standard `.npy` files written under a temporary name and renamed, next to a small
-JSON index with the key, shapes and digests:
-- full: `logits.npy`, fp16 by default (20 bytes per sample for 10 classes);
-- top-k: `topk_log_probs.npy` (fp16) and `topk_indices.npy` (int16), the k most likely classes'
-  log-probabilities at T = 1; the rest of the mass is implied (1 − Σ top-k) and spread by the loss.
-  With 1,000 classes and k = 10 that is 40 bytes per sample instead of 4,000.
-Opening refuses files whose key, shape or digest does not match: a stale or damaged cache is never used.
+What a cache row holds for one training sample (columns of a `shard_store`):
+- `logits` (full layout): the teacher's logits, fp16 by default; with several teachers, the log of
+  their weighted mean probability, which is a valid logit vector for the same distribution;
+- or the top-k layout: `topk_log_probs` (fp16) and `topk_indices` (int16) of the k most likely
+  classes at T = 1 and `topk_rest_mass` (fp16), the probability left to the other classes, which the
+  loss spreads evenly over them. With 1,000 classes and k = 10 that is 42 bytes instead of 4,000;
+- `features.<layer>` (fp16): a teacher layer's activations, for feature and relation KD;
+- with K augmented views: `view_params` (int8, K × 3) and every column above once per view.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import torch
+from torch import nn
 
-from edgekd.errors import ArtifactError
-
-LOGITS_FILE = "logits.npy"
-INDEX_FILE = "cache_index.json"
-
-
-TOPK_VALUES_FILE = "topk_log_probs.npy"
-TOPK_INDICES_FILE = "topk_indices.npy"
+from edgekd.kd.features import capture
+from edgekd.kd.shard_store import Column, build_store, open_store, seal_store
+from edgekd.kd.views import PARAMS, apply_views, view_params
 
 
-def write_cache(folder: Path, batches, count: int, num_classes: int, dtype: str, key: str,
-                topk: int | None = None) -> dict:
-    """Stream `(start, logits)` batches into memory-mapped arrays, then seal them with an index."""
-    if topk is None:
-        layout = {LOGITS_FILE: (np.dtype(dtype), num_classes)}
-    else:
-        topk = min(topk, num_classes)
-        layout = {TOPK_VALUES_FILE: (np.dtype(np.float16), topk), TOPK_INDICES_FILE: (np.dtype(np.int16), topk)}
-    arrays = {name: np.lib.format.open_memmap(folder / (name + ".partial"), mode="w+", dtype=dt,
-                                              shape=(count, width))
-              for name, (dt, width) in layout.items()}
-    for start, logits in batches:
-        for name, rows in _rows(logits, topk).items():
-            arrays[name][start:start + len(rows)] = rows.astype(arrays[name].dtype)
-    for name, array in arrays.items():
-        array.flush()
-        os.replace(folder / (name + ".partial"), folder / name)
-    index = {"key": key, "count": count, "num_classes": num_classes, "format": "full" if topk is None else "topk",
-             "k": topk, "files": {name: {"sha256": _digest(folder / name), "dtype": str(dt), "width": width}
-                                  for name, (dt, width) in layout.items()},
-             "bytes_per_sample": sum(dt.itemsize * width for dt, width in layout.values())}
-    (folder / INDEX_FILE).write_text(json.dumps(index, indent=2))
-    return index
+@dataclass(frozen=True)
+class ViewPolicy:
+    """K random views per sample: crops of a `pad`-padded image and optional horizontal flips."""
+
+    views: int
+    pad: int = 2
+    flip: bool = True
+    seed: int = 0
+    fill: float = 0.0  # the padding value, in normalised units
 
 
-def _rows(logits: np.ndarray, topk: int | None) -> dict[str, np.ndarray]:
-    if topk is None:
-        return {LOGITS_FILE: logits}
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+@dataclass(frozen=True)
+class CacheSpec:
+    num_classes: int
+    dtype: str = "float16"
+    topk: int | None = None
+    features: dict[str, tuple[int, ...]] = field(default_factory=dict)  # teacher layer -> row shape
+    views: ViewPolicy | None = None
+
+    def columns(self) -> list[Column]:
+        lead = (self.views.views,) if self.views else ()
+        if self.topk is None:
+            columns = [Column("logits", self.dtype, (*lead, self.num_classes))]
+        else:
+            k = min(self.topk, self.num_classes)
+            columns = [Column("topk_log_probs", "float16", (*lead, k)), Column("topk_indices", "int16", (*lead, k)),
+                       Column("topk_rest_mass", "float16", (*lead, 1))]
+        columns += [Column(f"features.{layer}", "float16", (*lead, *shape)) for layer, shape in self.features.items()]
+        if self.views:
+            columns.append(Column("view_params", "int8", (self.views.views, PARAMS)))
+        return columns
+
+
+@dataclass
+class Teacher:
+    model: nn.Module
+    weight: float = 1.0
+
+
+def teacher_outputs(teachers: list[Teacher], inputs: torch.Tensor, layers: list[str]) -> dict[str, np.ndarray]:
+    """Logits (combined over teachers) and the first teacher's named-layer features for a batch."""
+    with torch.inference_mode(), capture(teachers[0].model, layers, "teacher") as captured:
+        outputs = [teacher.model(inputs) for teacher in teachers]
+        features = {f"features.{name}": captured[name].numpy() for name in layers}
+    if len(teachers) == 1:
+        logits = outputs[0]
+    else:  # log of the weighted mean of the teachers' probabilities
+        weights = torch.tensor([t.weight for t in teachers]) / sum(t.weight for t in teachers)
+        probs = sum(w * torch.softmax(z, dim=1) for w, z in zip(weights, outputs))
+        logits = probs.clamp_min(1e-30).log()
+    return {"logits": logits.numpy(), **features}
+
+
+def rows_for(spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, start: int, stop: int,
+             batch_size: int) -> dict[str, np.ndarray]:
+    """Every cache column for samples [start, stop), computed in batches of `batch_size`."""
+    layers = list(spec.features)
+    pieces: list[dict[str, np.ndarray]] = []
+    for first in range(start, stop, batch_size):
+        last = min(first + batch_size, stop)
+        images = torch.from_numpy(np.ascontiguousarray(inputs[first:last]))
+        if spec.views is None:
+            pieces.append(teacher_outputs(teachers, images, layers))
+            continue
+        policy = spec.views
+        params = view_params(policy.seed, np.arange(first, last), policy.views, policy.pad, policy.flip)
+        per_view = [teacher_outputs(teachers, apply_views(images, params[:, v], policy.pad, policy.fill), layers)
+                    for v in range(policy.views)]
+        piece = {name: np.stack([out[name] for out in per_view], axis=1) for name in per_view[0]}
+        piece["view_params"] = params
+        pieces.append(piece)
+    rows = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+    if spec.topk is not None:
+        rows.update(topk_rows(rows.pop("logits"), spec.topk))
+    return rows
+
+
+def topk_rows(logits: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Top-k log-probabilities at T = 1, their class ids and the mass left to the other classes."""
+    flat = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
+    shifted = flat - flat.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    indices = np.argsort(-log_probs, axis=1, kind="stable")[:, :topk]
-    return {TOPK_VALUES_FILE: np.take_along_axis(log_probs, indices, axis=1), TOPK_INDICES_FILE: indices}
+    k = min(k, flat.shape[1])
+    indices = np.argsort(-log_probs, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(log_probs, indices, axis=1)
+    rest = np.clip(1.0 - np.exp(top).sum(axis=1, keepdims=True), 0.0, 1.0)
+    lead = logits.shape[:-1]
+    return {"topk_log_probs": top.reshape(*lead, k), "topk_indices": indices.reshape(*lead, k),
+            "topk_rest_mass": rest.reshape(*lead, 1)}
+
+
+def build_cache(folder: Path, spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, key: str,
+                shard_rows: int, batch_size: int, scratch: Path | None = None,
+                on_rows: Callable[[int], None] | None = None) -> dict:
+    """Build (or finish building) the whole cache in `folder`; return its index."""
+    columns = spec.columns()
+    build_store(folder, columns, len(inputs), shard_rows, key,
+                lambda start, stop: rows_for(spec, teachers, inputs, start, stop, batch_size),
+                scratch=scratch, on_rows=on_rows)
+    return seal_store(folder, columns, len(inputs), shard_rows, key, scratch=scratch, extra=describe(spec))
+
+
+def describe(spec: CacheSpec) -> dict:
+    """What the index records about the layout, for `open_cache` and for people."""
+    views = spec.views
+    return {"layout": "full" if spec.topk is None else "topk", "k": spec.topk, "num_classes": spec.num_classes,
+            "features": {name: list(shape) for name, shape in spec.features.items()},
+            "views": None if views is None else {"views": views.views, "pad": views.pad, "flip": views.flip,
+                                                 "seed": views.seed, "fill": views.fill}}
 
 
 def open_cache(folder: Path, key: str, count: int, verify: bool = True):
-    """The cached teacher, after checking key, shapes and digests.
+    """The cached teacher as training targets, after checking key, shapes and digests."""
+    from edgekd.kd.teacher_targets import CachedTargets
 
-    A full cache gives the logits as a read-only memory map; a top-k cache gives a
-    `TopKTargets` (log-probabilities and class indices)."""
-    index_path = folder / INDEX_FILE
-    if not index_path.is_file():
-        raise ArtifactError(f"teacher cache in {folder} is incomplete")
-    index = json.loads(index_path.read_text())
-    if index["key"] != key:
-        raise ArtifactError(f"teacher cache in {folder} was built for other inputs (stale key)")
-    arrays = {}
-    for name, record in index["files"].items():
-        path = folder / name
-        if not path.is_file():
-            raise ArtifactError(f"teacher cache in {folder} is incomplete (no {name})")
-        if verify and _digest(path) != record["sha256"]:
-            raise ArtifactError(f"teacher cache {path} is corrupt (checksum mismatch)")
-        array = np.load(path, mmap_mode="r")
-        if array.shape != (count, record["width"]):
-            raise ArtifactError(f"teacher cache {path} has shape {array.shape}, expected {count} rows")
-        arrays[name] = array
-    if index["format"] == "full":
-        return arrays[LOGITS_FILE]
-    from edgekd.kd.teacher_targets import TopKTargets
-
-    return TopKTargets(arrays[TOPK_VALUES_FILE], arrays[TOPK_INDICES_FILE])
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    index, columns = open_store(folder, key, count, verify)
+    return CachedTargets(index, columns)

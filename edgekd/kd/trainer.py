@@ -16,7 +16,9 @@ from rich.console import Console
 import torch.nn.functional as F
 from torch import nn
 
-from edgekd.kd.teacher_targets import as_targets
+from edgekd.kd.feature_kd import FeatureTerms
+from edgekd.kd.features import capture
+from edgekd.kd.teacher_targets import CachedTargets
 from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
 
@@ -38,35 +40,39 @@ def train(
     model: nn.Module,
     inputs: np.ndarray,
     labels: np.ndarray,
-    teacher,
+    teacher: CachedTargets | None,
     recipe: Recipe,
     seed: int,
     console: Console,
     label: str = "train",
     augment: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None,
     checkpoint: Path | None = None,
+    feature_terms: FeatureTerms | None = None,
 ) -> nn.Module:
     """Train `model` in place with SGD + Nesterov and a one-cycle schedule; return it in eval mode.
 
-    With `checkpoint`, state is saved there after every epoch and, when the file exists, training
-    continues from it: a run killed mid-training resumes and ends with the same weights.
+    `teacher` is the cached teacher (None trains with cross-entropy alone); with an augmented cache
+    each batch is the stored views the teacher saw. `feature_terms` adds hint / relation losses on
+    the student's intermediate layers. With `checkpoint`, state is saved there after every epoch and,
+    when the file exists, training continues from it: a killed run resumes with the same weights.
     """
     torch.manual_seed(seed)
     generator = np.random.default_rng(seed)
     x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(labels)
-    targets = as_targets(teacher) if teacher is not None else None
     steps_per_epoch = (len(y_all) + recipe.batch_size - 1) // recipe.batch_size
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+    trained = model if feature_terms is None else nn.ModuleDict({"model": model, "terms": feature_terms})
+    optimizer = torch.optim.SGD(trained.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 nesterov=True, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.2)
-    alpha = recipe.alpha if targets is not None else 0.0
+    alpha = recipe.alpha if teacher is not None else 0.0
     done = 0
     if checkpoint is not None and checkpoint.is_file():
-        done = load_checkpoint(checkpoint, model, optimizer, schedule, generator)
+        done = load_checkpoint(checkpoint, trained, optimizer, schedule, generator)
         console.print(f"{label}: resuming after epoch {done}")
-    model.train()
-    with progress_bar(console) as progress:
+    trained.train()
+    layers = feature_terms.student_layers if feature_terms is not None else []
+    with progress_bar(console) as progress, capture(model, layers, "student") as captured:
         task = progress.add_task(label, total=recipe.epochs * steps_per_epoch, status="",
                                  completed=done * steps_per_epoch)
         for epoch in range(done, recipe.epochs):
@@ -74,12 +80,15 @@ def train(
             running = 0.0
             for step in range(steps_per_epoch):
                 index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-                batch = x_all[index] if augment is None else augment(x_all[index], generator)
-                logits = model(batch)
-                if targets is None:
-                    loss = F.cross_entropy(logits, y_all[index])
+                if teacher is None:
+                    batch = x_all[index] if augment is None else augment(x_all[index], generator)
+                    loss = F.cross_entropy(model(batch), y_all[index])
                 else:
-                    loss = targets.loss(logits, index, y_all[index], recipe.temperature, alpha)
+                    selection = teacher.select(index, generator)
+                    logits = model(teacher.inputs(x_all, selection))
+                    loss = teacher.loss(logits, selection, y_all[index], recipe.temperature, alpha)
+                    if feature_terms is not None:
+                        loss = loss + feature_terms.loss(captured, teacher, selection)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -91,5 +100,5 @@ def train(
             if not console.is_terminal:  # bars only render at the end in logs; say where we are
                 console.print(f"{label}: {status}")
             if checkpoint is not None:
-                save_checkpoint(checkpoint, epoch + 1, model, optimizer, schedule, generator)
+                save_checkpoint(checkpoint, epoch + 1, trained, optimizer, schedule, generator)
     return model.eval()

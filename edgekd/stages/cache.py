@@ -1,27 +1,54 @@
-"""`cache`: run the teacher once over the training set and store its logits on disk."""
+"""`cache`: run the teacher(s) once over the training set and store what distillation needs.
+
+Shards are built in the stage's resume folder, so a killed build continues from its last complete
+shard; the finished shards move into the artifact with an index holding the content key.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
-from edgekd.config import StageConfig
+from edgekd.config import StageConfig, StrictModel
+from edgekd.errors import ConfigError
 from edgekd.stages.base import Stage
 
-# What the cached logits depend on besides the teacher and the data files: change the preprocessing
-# code and this string must change, which changes the cache key.
-PREPROCESSING = "fashion_mnist: x/255, (x-0.2860)/0.3530, NCHW float32, no augmentation"
+# What the cached outputs depend on besides the teachers, the data files and this config: change the
+# preprocessing code and this string must change, which changes the cache key.
+PREPROCESSING = "fashion_mnist: x/255, (x-0.2860)/0.3530, NCHW float32"
+VIEWS_ALGORITHM = "views-v1: splitmix64(seed, sample, view) crop+flip, fill=normalised black"
+
+
+class ViewsConfig(StrictModel):
+    """K augmented views per sample, replayed exactly in training (FKD)."""
+
+    count: PositiveInt = Field(description="views stored per sample (K)")
+    pad: NonNegativeInt = Field(2, description="crops are shifts of up to `pad` pixels")
+    flip: bool = True
+    seed: int = 0
 
 
 class CacheConfig(StageConfig):
     type: Literal["cache"] = "cache"
     dtype: Literal["float16", "float32"] = "float16"
     topk: Optional[PositiveInt] = Field(
-        default=None, description="store only the k most likely classes (fp16 log-probs + int16 ids)")
+        default=None, description="store only the k most likely classes (fp16 log-probs + int16 ids + rest mass)")
+    teachers: list[str] = Field(default_factory=list, description="teacher stage names; default: the latest")
+    teacher_weights: Optional[list[PositiveFloat]] = None
+    features: list[str] = Field(default_factory=list, description="teacher layers whose outputs are cached")
+    views: Optional[ViewsConfig] = None
+    shard_rows: PositiveInt = 16384
     batch_size: PositiveInt = 512
+
+    @model_validator(mode="after")
+    def _weights_match_teachers(self) -> "CacheConfig":
+        if self.teacher_weights is not None and len(self.teacher_weights) != max(len(self.teachers), 1):
+            raise ValueError("teacher_weights needs one weight per entry of `teachers`")
+        return self
 
 
 class CacheStage(Stage):
@@ -29,37 +56,78 @@ class CacheStage(Stage):
     Config = CacheConfig
 
     def inputs(self, config: CacheConfig, ctx) -> dict[str, Any]:
-        return {"cache_key": cache_key(ctx), "preprocessing": PREPROCESSING}
+        return {"cache_key": cache_key(ctx, config)}
 
     def run(self, config: CacheConfig, ctx, out: Path) -> dict[str, Any]:
-        import torch
-
-        from edgekd.kd.teacher_cache import write_cache
-        from edgekd.model_artifacts import load_model
+        from edgekd.kd.teacher_cache import build_cache
         from edgekd.progress import progress_bar
 
-        teacher = load_model(ctx.latest("teacher"))
         train = ctx.data.split("train")
-        count, step = len(train), config.batch_size
-
-        def batches():
-            with progress_bar(ctx.console) as progress, torch.inference_mode():
-                task = progress.add_task("teacher logits", total=count, status="")
-                for start in range(0, count, step):
-                    logits = teacher(torch.from_numpy(train.inputs[start:start + step])).numpy()
-                    progress.advance(task, len(logits))
-                    yield start, logits
-
-        num_classes = teacher(torch.from_numpy(train.inputs[:1])).shape[1]
-        index = write_cache(out, batches(), count, num_classes, config.dtype, cache_key(ctx), config.topk)
-        return {"samples": count, "format": index["format"], "k": index["k"],
-                "bytes_per_sample": index["bytes_per_sample"],
-                "total_bytes": index["bytes_per_sample"] * count, "key": index["key"]}
+        teachers = load_teachers(ctx, config)
+        spec = cache_spec(config, teachers, train.inputs)
+        with progress_bar(ctx.console) as progress:
+            task = progress.add_task("teacher outputs", total=len(train), status="")
+            index = build_cache(out, spec, teachers, train.inputs, cache_key(ctx, config), config.shard_rows,
+                                config.batch_size, scratch=ctx.resume_path("shards"),
+                                on_rows=lambda rows: progress.advance(task, rows))
+        return {"samples": len(train), "format": index["layout"], "k": index["k"], "shards": len(index["shards"]),
+                "teachers": len(teachers), "views": config.views.count if config.views else 0,
+                "features": index["features"], "bytes_per_sample": index["bytes_per_sample"],
+                "total_bytes": index["total_bytes"], "key": index["key"]}
 
 
-def cache_key(ctx) -> str:
-    """Content key: teacher weights digest, data fingerprint and preprocessing."""
-    teacher = ctx.latest("teacher")
-    weights = teacher.manifest["files"]["model.safetensors"]["sha256"]
-    material = f"{weights}|{ctx.data.fingerprint}|{PREPROCESSING}"
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
+def teacher_artifacts(ctx, config: CacheConfig) -> list:
+    if not config.teachers:
+        return [ctx.latest("teacher")]
+    found = []
+    for name in config.teachers:
+        if ctx.stage_types.get(name) != "teacher":
+            raise ConfigError(f"stages.{config.stage_name}.teachers: no earlier teacher stage named {name!r}")
+        found.append(ctx.artifacts[name])
+    return found
+
+
+def load_teachers(ctx, config: CacheConfig):
+    from edgekd.kd.teacher_cache import Teacher
+    from edgekd.model_artifacts import load_model
+
+    weights = config.teacher_weights or [1.0] * len(teacher_artifacts(ctx, config))
+    return [Teacher(load_model(artifact).eval(), weight)
+            for artifact, weight in zip(teacher_artifacts(ctx, config), weights)]
+
+
+def cache_spec(config: CacheConfig, teachers, inputs):
+    """The cache's columns, from one dry forward pass of the teachers (classes, feature shapes)."""
+    import torch
+
+    from edgekd.data.fashion_mnist import MEAN, STD
+    from edgekd.kd.teacher_cache import CacheSpec, ViewPolicy, teacher_outputs
+
+    example = teacher_outputs(teachers, torch.from_numpy(inputs[:1]), config.features)
+    features = {name: example[f"features.{name}"].shape[1:] for name in config.features}
+    views = None
+    if config.views is not None:
+        views = ViewPolicy(config.views.count, config.views.pad, config.views.flip, config.views.seed,
+                           fill=(0.0 - MEAN) / STD)
+    return CacheSpec(num_classes=example["logits"].shape[1], dtype=config.dtype, topk=config.topk,
+                     features=features, views=views)
+
+
+def cache_key(ctx, config: CacheConfig) -> str:
+    """Content key: every teacher's weights digest and weight, the data, the preprocessing, the layout
+    and, for augmented caches, the augmentation policy and its seed."""
+    teachers = [artifact.manifest["files"]["model.safetensors"]["sha256"] for artifact in teacher_artifacts(ctx, config)]
+    layout = config.model_dump(mode="json", exclude={"name", "type", "teachers", "batch_size"})
+    material = {"teachers": teachers, "data": ctx.data.fingerprint, "preprocessing": PREPROCESSING,
+                "views_algorithm": VIEWS_ALGORITHM if config.views else None, "layout": layout}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def open_latest_cache(ctx, verify: bool = True):
+    """The latest cache of this pipeline as training targets, checked against what it must be now."""
+    from edgekd.kd.teacher_cache import open_cache
+
+    artifact = ctx.latest("cache")
+    settings = {k: v for k, v in artifact.manifest["config"].items()}
+    config = CacheConfig(**settings, name=artifact.manifest["name"])
+    return open_cache(artifact.path, cache_key(ctx, config), len(ctx.data.split("train")), verify)

@@ -11,11 +11,28 @@ import statistics
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import PositiveInt
+from pydantic import NonNegativeFloat, PositiveInt
 
-from edgekd.config import StageConfig
+from edgekd.config import StageConfig, StrictModel
 from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
+
+
+class HintConfig(StrictModel):
+    """Feature KD (FitNets): match a student layer to a cached teacher layer through a projection."""
+
+    student_layer: str
+    teacher_layer: str
+    weight: NonNegativeFloat = 1.0
+
+
+class RelationConfig(StrictModel):
+    """Relation KD (RKD): match pairwise distances and triplet angles of two layers' embeddings."""
+
+    student_layer: str
+    teacher_layer: str
+    distance_weight: NonNegativeFloat = 25.0
+    angle_weight: NonNegativeFloat = 50.0
 
 
 class DistillConfig(StageConfig):
@@ -24,6 +41,8 @@ class DistillConfig(StageConfig):
     width: Optional[PositiveInt] = None
     seed: Optional[int] = None
     train: TrainingConfig = TrainingConfig()
+    hints: list[HintConfig] = []
+    relations: list[RelationConfig] = []
     baseline_seeds: list[int] = [0, 1, 2]
 
 
@@ -32,13 +51,10 @@ class DistillStage(Stage):
     Config = DistillConfig
 
     def run(self, config: DistillConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.kd.teacher_cache import open_cache
         from edgekd.model_artifacts import save_model
-        from edgekd.stages.cache import cache_key
+        from edgekd.stages.cache import open_latest_cache
 
-        train_set = ctx.data.split("train")
-        cache = ctx.latest("cache")
-        teacher_logits = open_cache(cache.path, cache_key(ctx), len(train_set))
+        teacher_logits = open_latest_cache(ctx)
         seed = ctx.seed if config.seed is None else config.seed
         kwargs = {"width": config.width} if config.width else {}
         model, kd_accuracy = _train_one(config, ctx, kwargs, teacher_logits, seed, kd=True)
@@ -82,14 +98,29 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
     train_set, test = ctx.data.split("train"), ctx.data.split("test")
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
     model = build_model(config.student, **kwargs)
+    terms = feature_terms(config, model, teacher_logits, train_set.inputs) if kd else None
     train(model, train_set.inputs, train_set.labels, teacher_logits if kd else None,
-          config.train.recipe(), seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"))
+          config.train.recipe(), seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"),
+          feature_terms=terms)
     test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
     ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
     if result is not None:
         save_weights(model, weights)
         result.write_text(json.dumps({"accuracy": test_accuracy}))
     return model, test_accuracy
+
+
+def feature_terms(config: DistillConfig, student, targets, inputs):
+    """The hint and relation terms the config asks for (None when it asks for neither)."""
+    if not config.hints and not config.relations:
+        return None
+    import torch
+
+    from edgekd.kd.feature_kd import FeatureTerms, HintTerm, RelationTerm
+
+    return FeatureTerms(student, [HintTerm(**h.model_dump()) for h in config.hints],
+                        [RelationTerm(**r.model_dump()) for r in config.relations],
+                        targets.feature_layers, torch.from_numpy(inputs[:1]))
 
 
 def _summary(values: list[float], seeds: list[int]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def _config(tmp_path, checkpoint="models/fmnist_teacher.safetensors"):
 
 
 def _logits_file(result):
-    return result.artifacts["cache"].path / "logits.npy"
+    return result.artifacts["cache"].path / "shard-00000.logits.npy"
 
 
 @pytest.mark.parametrize("damage", ["flip_byte", "truncate"])

@@ -16,5 +16,5 @@ def test_distill_from_topk_cache(tmp_path):
     })
     result = run(config)
     cache = result.artifacts["cache"].metrics
-    assert cache["format"] == "topk" and cache["k"] == 3 and cache["bytes_per_sample"] == 12
+    assert cache["format"] == "topk" and cache["k"] == 3 and cache["bytes_per_sample"] == 14  # 3 fp16 log-probs, 3 int16 ids, fp16 rest mass
     assert result.artifacts["distill"].metrics["accuracy"] > 0.6
