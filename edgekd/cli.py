@@ -46,18 +46,28 @@ def main():
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config field, e.g. --set data.train_subset=2000 (repeatable).")
 @click.option("--artifacts", default=None, help="Artifacts directory (overrides artifacts_dir).")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on this machine (started with torchrun); cache and distill split their work.")
 @user_errors
-def run(pipeline, overrides, artifacts):
+def run(pipeline, overrides, artifacts, nproc):
     """Run a pipeline YAML end to end, reusing every artifact whose inputs are unchanged."""
     from edgekd.config import load_config
+    from edgekd.distributed import current_world, launch_command
     from edgekd.pipeline import run as run_pipeline
     from edgekd.summary import print_summary
 
     values = _parse_overrides(overrides)
     if artifacts:
         values["artifacts_dir"] = artifacts
-    config = load_config(pipeline, values)
+    config = load_config(pipeline, values)  # a bad config fails here, before any process starts
+    if nproc > 1 and not current_world().distributed:
+        import subprocess
+
+        argv = ["run", pipeline, *(f"--set={o}" for o in overrides)] + ([f"--artifacts={artifacts}"] if artifacts else [])
+        sys.exit(subprocess.call(launch_command(nproc, argv)))
     result = run_pipeline(config)
+    if not current_world().is_main:
+        return
     print_summary(result)
     if result.partial_failures:
         click.echo(f"partial failure in: {', '.join(result.partial_failures)} (see the report)", err=True)

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from edgekd.artifacts import Artifact, file_digest
 from edgekd.config import DataConfig, PipelineConfig
+from edgekd.distributed import World
 from edgekd.errors import ArtifactError
 
 
@@ -67,6 +68,7 @@ class RunContext:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     stage_types: dict[str, str] = field(default_factory=dict)
     resume_dir: Path | None = None  # the running stage's scratch that survives a killed run
+    world: World = field(default_factory=World)  # this process's rank among torchrun's processes
 
     @property
     def seed(self) -> int:

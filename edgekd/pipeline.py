@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -54,15 +55,22 @@ class RunResult:
 
 
 def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
-    """Run every stage in order; each one's id chains on the previous one's, rooted at the data."""
+    """Run every stage in order; each one's id chains on the previous one's, rooted at the data.
+
+    Under torchrun every rank runs this; see `edgekd.distributed` for who does what."""
+    from edgekd.distributed import barrier, broadcast_from_main, current_world, init_process_group
     from edgekd.quiet import quiet_third_party
     from edgekd.stages import STAGES
 
     quiet_third_party()
-    console = console or Console()
+    world = current_world()
+    init_process_group(world)
+    console = console or Console(quiet=not world.is_main)
     store = ArtifactStore(config.artifacts_dir)
-    store.clean_temporaries()
-    ctx = RunContext(config=config, data=DataSource(config.data), console=console)
+    if world.is_main:
+        store.clean_temporaries()
+    barrier(world)
+    ctx = RunContext(config=config, data=DataSource(config.data), console=console, world=world)
     parent_id = f"data:{ctx.data.fingerprint}"
     result = RunResult(config=config)
     for stage_config in config.stages:
@@ -71,14 +79,24 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
         settings = stage_config.model_dump(mode="json", exclude={"name"})
         aid = artifact_id(stage.type, settings, parent_id, __version__, stage.inputs(stage_config, ctx))
         started = time.perf_counter()
-        artifact = store.find(name, aid)
-        reused = artifact is not None
-        if artifact is None:
+        # Rank 0 looks first: finding a damaged artifact moves it aside, which must happen once.
+        artifact = store.find(name, aid) if world.is_main else None
+        reused = broadcast_from_main(world, artifact is not None)
+        if not reused:
             console.rule(f"[bold]{name}[/] ({stage.type})")
-            _set_threads(config.threads)
-            artifact = _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings)
+            _set_threads(config.threads, world.local_size)
+            resume_dir = store.root / RESUME_DIR / f"{name}-{aid}"
+            if world.is_main:
+                artifact = _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings, resume_dir)
+            elif stage.distributed:
+                _run_helper_rank(stage, stage_config, ctx, resume_dir)
+            barrier(world)
+            if world.is_main:
+                shutil.rmtree(resume_dir, ignore_errors=True)
         else:
             console.print(f"[dim]{name}: reusing {artifact.path}[/]")
+        if artifact is None:  # a helper rank: read what rank 0 wrote
+            artifact = store.find(name, aid)
         ctx.artifacts[name] = artifact
         ctx.stage_types[name] = stage.type
         result.outcomes.append(StageOutcome(name, stage.type, artifact, reused, time.perf_counter() - started))
@@ -86,19 +104,17 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
     return result
 
 
-def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings) -> Artifact:
+def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings, resume_dir) -> Artifact:
     pending = store.begin(name, aid)
     # Keyed by the artifact id: only a run with exactly the same inputs picks up where one stopped.
-    ctx.resume_dir = store.root / RESUME_DIR / f"{name}-{aid}"
+    ctx.resume_dir = resume_dir
     try:
         metrics = stage.run(stage_config, ctx, pending.tmp_path)
         manifest: dict[str, Any] = {
             "stage": stage.type, "name": name, "parent": parent_id, "config": settings,
             "version": __version__, "metrics": metrics,
         }
-        artifact = store.commit(pending, manifest)
-        shutil.rmtree(ctx.resume_dir, ignore_errors=True)
-        return artifact
+        return store.commit(pending, manifest)
     except Exception as exc:
         # Native writers (safetensors, converters) report a full disk in their own words; a
         # nearly empty filesystem at the moment of failure says what really happened.
@@ -111,6 +127,18 @@ def _run_stage(store, stage, stage_config, ctx, name, aid, parent_id, settings) 
     except BaseException:
         store.abort(pending)
         raise
+    finally:
+        ctx.resume_dir = None
+
+
+def _run_helper_rank(stage, stage_config, ctx, resume_dir) -> None:
+    """A rank other than 0 does its share of a distributed stage; what it writes in `out` is dropped."""
+    import tempfile
+
+    ctx.resume_dir = resume_dir
+    try:
+        with tempfile.TemporaryDirectory(prefix="edgekd-rank-") as out:
+            stage.run(stage_config, ctx, Path(out))
     finally:
         ctx.resume_dir = None
 
@@ -129,9 +157,10 @@ def _storage_problem(exc: Exception, root) -> str | None:
     return None
 
 
-def _set_threads(threads: int | None) -> None:
+def _set_threads(threads: int | None, processes: int = 1) -> None:
     """Same thread count for every stage, whatever ran before in this process (bench times with one
-    thread): float sums depend on it, and seeded training is bit-identical only at equal counts."""
+    thread): float sums depend on it, and seeded training is bit-identical only at equal counts.
+    By default the cores are shared among the processes on this machine."""
     import torch
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // processes))

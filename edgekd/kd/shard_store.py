@@ -85,22 +85,21 @@ def finished_shard(folder: Path, shard: int, rows: int, key: str) -> dict | None
 
 
 def build_store(folder: Path, columns: list[Column], count: int, shard_rows: int, key: str,
-                compute_rows: Callable[[int, int], dict[str, np.ndarray]], scratch: Path | None = None,
+                compute_rows: Callable[[int, int], dict[str, np.ndarray]],
                 shards: Iterable[int] | None = None, on_rows: Callable[[int], None] | None = None) -> list[dict]:
-    """Compute and write the shards (all, or just `shards`) in `scratch`; return their markers.
+    """Compute and write the shards (all, or just `shards`) in `folder`; return their markers.
 
-    Shards already finished in `scratch` are kept. `shards` lets a distributed rank write only its
+    Shards already finished in `folder` are kept. `shards` lets a distributed rank write only its
     share; `seal_store` then gathers every marker into the index.
     """
-    scratch = scratch or folder
-    scratch.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     ranges = shard_ranges(count, shard_rows)
     markers = []
     for shard in (range(len(ranges)) if shards is None else shards):
         start, stop = ranges[shard]
-        marker = finished_shard(scratch, shard, stop - start, key)
+        marker = finished_shard(folder, shard, stop - start, key)
         if marker is None:
-            marker = write_shard(scratch, shard, columns, compute_rows(start, stop), key)
+            marker = write_shard(folder, shard, columns, compute_rows(start, stop), key)
         markers.append(marker)
         if on_rows is not None:
             on_rows(stop - start)

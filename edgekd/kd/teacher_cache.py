@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from edgekd.kd.features import capture
-from edgekd.kd.shard_store import Column, build_store, open_store, seal_store
+from edgekd.kd.shard_store import Column, build_store, open_store, seal_store, shard_ranges
 from edgekd.kd.views import PARAMS, apply_views, view_params
 
 
@@ -120,11 +120,28 @@ def build_cache(folder: Path, spec: CacheSpec, teachers: list[Teacher], inputs: 
                 shard_rows: int, batch_size: int, scratch: Path | None = None,
                 on_rows: Callable[[int], None] | None = None) -> dict:
     """Build (or finish building) the whole cache in `folder`; return its index."""
-    columns = spec.columns()
-    build_store(folder, columns, len(inputs), shard_rows, key,
+    scratch = scratch or folder
+    build_shards(spec, teachers, inputs, key, shard_rows, batch_size, scratch, on_rows=on_rows)
+    return seal_cache(folder, spec, len(inputs), key, shard_rows, scratch)
+
+
+def build_shards(spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, key: str, shard_rows: int,
+                 batch_size: int, scratch: Path, rank: int = 0, world_size: int = 1,
+                 on_rows: Callable[[int], None] | None = None) -> None:
+    """Write this rank's shards (every `world_size`-th, from `rank`) into `scratch`, skipping finished ones.
+
+    A shard's rows depend only on the samples and `batch_size`, not on which rank computes them, so
+    the shards of a distributed build are byte-identical to a single process's at equal thread counts."""
+    count = len(inputs)
+    shards = range(rank, len(shard_ranges(count, shard_rows)), world_size)
+    build_store(scratch, spec.columns(), count, shard_rows, key,
                 lambda start, stop: rows_for(spec, teachers, inputs, start, stop, batch_size),
-                scratch=scratch, on_rows=on_rows)
-    return seal_store(folder, columns, len(inputs), shard_rows, key, scratch=scratch, extra=describe(spec))
+                shards=shards, on_rows=on_rows)
+
+
+def seal_cache(folder: Path, spec: CacheSpec, count: int, key: str, shard_rows: int, scratch: Path) -> dict:
+    """Move the finished shards from `scratch` into `folder` and write the index."""
+    return seal_store(folder, spec.columns(), count, shard_rows, key, scratch=scratch, extra=describe(spec))
 
 
 def describe(spec: CacheSpec) -> dict:

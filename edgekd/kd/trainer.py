@@ -12,10 +12,11 @@ from typing import Callable
 
 import numpy as np
 import torch
-from rich.console import Console
 import torch.nn.functional as F
+from rich.console import Console
 from torch import nn
 
+from edgekd.kd.batch_plan import DistributedBatches, ShuffledBatches
 from edgekd.kd.feature_kd import FeatureTerms
 from edgekd.kd.features import capture
 from edgekd.kd.teacher_targets import CachedTargets
@@ -59,33 +60,36 @@ def train(
     torch.manual_seed(seed)
     generator = np.random.default_rng(seed)
     x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(labels)
-    steps_per_epoch = (len(y_all) + recipe.batch_size - 1) // recipe.batch_size
+    rank, world_size = _world()
+    if world_size > 1:
+        plan = DistributedBatches(len(y_all), recipe.batch_size, rank, world_size, seed)
+        generator = np.random.default_rng([seed, rank])  # each rank draws its own augmented views
+    else:
+        plan = ShuffledBatches(len(y_all), recipe.batch_size, generator)
     trained = model if feature_terms is None else nn.ModuleDict({"model": model, "terms": feature_terms})
     optimizer = torch.optim.SGD(trained.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 nesterov=True, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.2)
+        optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * plan.steps, pct_start=0.2)
     alpha = recipe.alpha if teacher is not None else 0.0
     done = 0
     if checkpoint is not None and checkpoint.is_file():
         done = load_checkpoint(checkpoint, trained, optimizer, schedule, generator)
         console.print(f"{label}: resuming after epoch {done}")
     trained.train()
+    net = model if world_size == 1 else _data_parallel(model, feature_terms)
     layers = feature_terms.student_layers if feature_terms is not None else []
     with progress_bar(console) as progress, capture(model, layers, "student") as captured:
-        task = progress.add_task(label, total=recipe.epochs * steps_per_epoch, status="",
-                                 completed=done * steps_per_epoch)
+        task = progress.add_task(label, total=recipe.epochs * plan.steps, status="", completed=done * plan.steps)
         for epoch in range(done, recipe.epochs):
-            order = torch.from_numpy(generator.permutation(len(y_all)))
             running = 0.0
-            for step in range(steps_per_epoch):
-                index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+            for index in plan.epoch(epoch):
                 if teacher is None:
                     batch = x_all[index] if augment is None else augment(x_all[index], generator)
-                    loss = F.cross_entropy(model(batch), y_all[index])
+                    loss = F.cross_entropy(net(batch), y_all[index])
                 else:
                     selection = teacher.select(index, generator)
-                    logits = model(teacher.inputs(x_all, selection))
+                    logits = net(teacher.inputs(x_all, selection))
                     loss = teacher.loss(logits, selection, y_all[index], recipe.temperature, alpha)
                     if feature_terms is not None:
                         loss = loss + feature_terms.loss(captured, teacher, selection)
@@ -95,10 +99,35 @@ def train(
                 schedule.step()
                 running += loss.item()
                 progress.advance(task)
-            status = f"epoch {epoch + 1}/{recipe.epochs} loss {running / steps_per_epoch:.3f}"
+            status = f"epoch {epoch + 1}/{recipe.epochs} loss {running / plan.steps:.3f}"
             progress.update(task, status=status)
             if not console.is_terminal:  # bars only render at the end in logs; say where we are
                 console.print(f"{label}: {status}")
-            if checkpoint is not None:
+            if checkpoint is not None and rank == 0:  # under DDP every rank holds the same weights
                 save_checkpoint(checkpoint, epoch + 1, trained, optimizer, schedule, generator)
     return model.eval()
+
+
+def _world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class _Forward(nn.Module):
+    """What DDP wraps: the student (and the hint projections, whose gradients must be averaged too)."""
+
+    def __init__(self, model: nn.Module, feature_terms: FeatureTerms | None):
+        super().__init__()
+        self.model, self.feature_terms = model, feature_terms
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch)
+
+
+def _data_parallel(model: nn.Module, feature_terms: FeatureTerms | None) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(_Forward(model, feature_terms))

@@ -21,6 +21,8 @@ class Stage:
 
     type: ClassVar[str]
     Config: ClassVar[type[StageConfig]]
+    # True when every torchrun rank takes part in `run` (rank 0 alone commits the artifact).
+    distributed: ClassVar[bool] = False
 
     def inputs(self, config: StageConfig, ctx: "RunContext") -> dict[str, Any]:
         return {}

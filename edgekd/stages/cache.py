@@ -54,22 +54,28 @@ class CacheConfig(StageConfig):
 class CacheStage(Stage):
     type = "cache"
     Config = CacheConfig
+    distributed = True  # under torchrun each rank computes every world-size-th shard
 
     def inputs(self, config: CacheConfig, ctx) -> dict[str, Any]:
         return {"cache_key": cache_key(ctx, config)}
 
     def run(self, config: CacheConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.kd.teacher_cache import build_cache
+        from edgekd.distributed import barrier
+        from edgekd.kd.teacher_cache import build_shards, seal_cache
         from edgekd.progress import progress_bar
 
         train = ctx.data.split("train")
         teachers = load_teachers(ctx, config)
         spec = cache_spec(config, teachers, train.inputs)
+        key, scratch, world = cache_key(ctx, config), ctx.resume_path("shards"), ctx.world
         with progress_bar(ctx.console) as progress:
-            task = progress.add_task("teacher outputs", total=len(train), status="")
-            index = build_cache(out, spec, teachers, train.inputs, cache_key(ctx, config), config.shard_rows,
-                                config.batch_size, scratch=ctx.resume_path("shards"),
-                                on_rows=lambda rows: progress.advance(task, rows))
+            task = progress.add_task("teacher outputs", total=len(train) // world.size, status="")
+            build_shards(spec, teachers, train.inputs, key, config.shard_rows, config.batch_size, scratch,
+                         rank=world.rank, world_size=world.size, on_rows=lambda rows: progress.advance(task, rows))
+        barrier(world)  # every rank's shards are on disk before rank 0 seals the cache
+        if not world.is_main:
+            return {}
+        index = seal_cache(out, spec, len(train), key, config.shard_rows, scratch)
         return {"samples": len(train), "format": index["layout"], "k": index["k"], "shards": len(index["shards"]),
                 "teachers": len(teachers), "views": config.views.count if config.views else 0,
                 "features": index["features"], "bytes_per_sample": index["bytes_per_sample"],

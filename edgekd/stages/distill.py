@@ -49,6 +49,7 @@ class DistillConfig(StageConfig):
 class DistillStage(Stage):
     type = "distill"
     Config = DistillConfig
+    distributed = True  # under torchrun: DistributedDataParallel, rank 0 writes
 
     def run(self, config: DistillConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import save_model
@@ -104,7 +105,7 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
           feature_terms=terms)
     test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
     ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
-    if result is not None:
+    if result is not None and ctx.world.is_main:
         save_weights(model, weights)
         result.write_text(json.dumps({"accuracy": test_accuracy}))
     return model, test_accuracy

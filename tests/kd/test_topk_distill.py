@@ -11,7 +11,7 @@ def test_distill_from_topk_cache(tmp_path):
         "stages": [
             {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
             {"type": "cache", "topk": 3},
-            {"type": "distill", "train": {"epochs": 2}, "baseline_seeds": []},
+            {"type": "distill", "train": {"epochs": 3}, "baseline_seeds": []},
         ],
     })
     result = run(config)
