@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup data demo test gate clean-artifacts
+.PHONY: setup data arm-setup arm browser demo test gate clean-artifacts
 
 setup: $(STAMP)
 
@@ -26,14 +26,29 @@ data:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
 	else echo "Fashion-MNIST missing: install dataset-fashion-mnist or set EDGEKD_FASHION_MNIST_DIR" >&2; exit 2; fi
 
-demo: setup data
+# The emulated aarch64 bench target (QEMU user mode + aarch64 wheels + our instruction-count plugin):
+# needs root or sudo, apt and the package registries; about a minute and 470 MB in .arm/.
+arm-setup:
+	$(SUDO) bash tools/arm/setup.sh .arm
+
+# Optional for the demo: without it the emulated rows say "skipped" and how to set them up.
+arm:
+	@$(MAKE) --no-print-directory arm-setup >.arm-setup.log 2>&1 || \
+		echo "note: emulated aarch64 target not set up (see .arm-setup.log); its report rows will say skipped"
+
+# Headless Chromium, for the test that looks at report.html (skipped without it).
+browser:
+	@command -v chromium >/dev/null || { { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq \
+		--no-install-recommends chromium; } >/dev/null 2>&1 || echo "note: chromium not installed; the report screenshot test will be skipped"; }
+
+demo: setup data arm
 	$(BIN)/edgekd run pipelines/quickstart.yaml
 
-test: setup data
+test: setup data arm browser
 	$(BIN)/pytest -q
 
 # The CI gate: run the quickstart (reusing artifacts) and check the student's budgets.
-gate: setup data
+gate: setup data arm
 	$(BIN)/edgekd check pipelines/quickstart.budget.yaml --pipeline pipelines/quickstart.yaml \
 		--junit artifacts/junit-budgets.xml
 

@@ -25,6 +25,7 @@ def reduced_run(tmp_path_factory):
             stage["calibration_samples"] = 128
         if stage["type"] == "bench":
             stage["min_seconds"] = 0.05
+            stage.update(emulated_cpus=["cortex-a53"], emulated_samples=8, emulated_runs=3)
     config = parse_config(raw, source="reduced quickstart")
     first = run(config)
     second = run(config)
@@ -44,7 +45,7 @@ def test_report_rows_and_parity(reduced_run):
     report_dir = first.artifacts["report"].path
     report = json.loads((report_dir / "report.json").read_text())
     assert (report_dir / "report.md").read_text().startswith("# edgekd report")
-    rows = {(r["model"], r["format"]): r for r in report["rows"]}
+    rows = {(r["model"], r["format"]): r for r in report["rows"] if r["target"] != "qemu-aarch64-cortex-a53"}
     for model in ("teacher", "student"):
         for fmt in ("pytorch", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_fp16", "tflite_int8"):
             row = rows[(model, fmt)]
@@ -59,8 +60,31 @@ def test_report_rows_and_parity(reduced_run):
     student, teacher = rows[("student", "onnx_fp32")], rows[("teacher", "onnx_fp32")]
     assert teacher["size_bytes"] / student["size_bytes"] >= 8
     assert rows[("student", "tflite_int8")]["size_bytes"] < rows[("student", "tflite_fp32")]["size_bytes"] / 3
-    assert all(r["latency_ms_p50"] <= r["latency_ms_p90"] for r in report["rows"])
-    assert all(r["runs"] >= 200 for r in report["rows"])
+    timed = [r for r in report["rows"] if not r["target"].startswith("qemu-")]
+    assert all(r["latency_ms_p50"] <= r["latency_ms_p90"] for r in timed)
+    assert all(r["runs"] >= 200 for r in timed)
+
+
+def test_emulated_aarch64_rows(reduced_run):
+    from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available
+
+    _, first, _ = reduced_run
+    report = json.loads((first.artifacts["report"].path / "report.json").read_text())
+    emulated = [r for r in report["rows"] if r["target"] == "qemu-aarch64-cortex-a53"]
+    assert {(r["model"], r["format"]) for r in emulated} == {
+        (m, f) for m in ("teacher", "student") for f in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_fp16", "tflite_int8")}
+    try:
+        check_available()
+    except EmulatorUnavailable:
+        assert all(r["status"] == "skipped" and "make arm-setup" in r["reason"] for r in emulated)
+        return
+    for row in emulated:
+        assert row["status"] == "ok", row
+        assert row["instructions_per_inference"] > 100_000 and row["latency_ms_p50"] is None
+        assert row["parity_max_abs"] <= (1e-4 if row["format"].endswith("fp32") else 0.5)
+    by_format = {(r["model"], r["format"]): r for r in emulated}
+    assert by_format[("teacher", "onnx_fp32")]["instructions_per_inference"] > \
+        4 * by_format[("student", "onnx_fp32")]["instructions_per_inference"]
 
 
 def test_int8_onnx_runs_integer_kernels(reduced_run):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edgekd.bench.roofline import roofline_fields
 
 ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs", "top1_agreement",
               "reference", "fp32_parity_max_abs", "fp32_top1_agreement")
@@ -22,17 +25,38 @@ def bench_row(candidate: dict[str, Any], test, config) -> dict[str, Any]:
     from edgekd.runtimes.base import predict
 
     try:
+        rss_before = _rss_bytes()
+        started = time.perf_counter()
         runtime = load_runtime(candidate, config.threads)
-        logits = predict(runtime, test.inputs)
         batch = runtime.fixed_batch or config.batch_size
         sample = np.ascontiguousarray(test.inputs[:batch])
+        runtime.run(sample)
+        cold_start_ms = (time.perf_counter() - started) * 1e3  # load (session create) + first inference
+        logits = predict(runtime, test.inputs)
         timing = measure_latency(runtime.run, sample, config.warmup, config.min_runs, config.min_seconds)
+        memory = {"cold_start_ms": cold_start_ms, "rss_growth_bytes": max(0, _rss_bytes() - rss_before),
+                  "peak_rss_bytes": _peak_rss_bytes()}
+        roofline = roofline_fields(candidate.get("macs"), batch, timing["latency_ms_p50"], config.threads)
     except Exception as exc:  # a runtime that cannot load or run this file is a row, not a crash
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         return {**row, "status": "failed", "reason": reason, "target": _target_name(candidate),
                 "accuracy": None, "size_bytes": None}
     return {**row, "target": runtime.target, "accuracy": accuracy(logits, test.labels),
-            "size_bytes": os.path.getsize(candidate["path"]), "runtime_info": runtime.describe(), **timing}
+            "size_bytes": os.path.getsize(candidate["path"]), "runtime_info": runtime.describe(), **timing,
+            **memory, **roofline}
+
+
+def _rss_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def _peak_rss_bytes() -> int:
+    """The process's peak resident set so far (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def load_runtime(candidate: dict[str, Any], threads: int):

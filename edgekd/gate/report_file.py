@@ -38,7 +38,9 @@ class Report(BaseModel):
     rows: list[ReportRow]
 
     def row(self, model: str, fmt: str) -> ReportRow | None:
-        return next((r for r in self.rows if r.model == model and r.format == fmt), None)
+        """The row budgets are about: the model and format on this machine (not an emulated target)."""
+        return next((r for r in self.rows if r.model == model and r.format == fmt
+                     and not (r.target or "").startswith("qemu-")), None)
 
 
 def load_report(path: str | Path) -> Report:

@@ -13,7 +13,10 @@ COLUMNS = [
     ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"),
     ("accuracy", "acc %", "pct"), ("delta_accuracy_pt", "Δ vs teacher (pt)", "{:+.2f}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
-    ("speedup_vs_teacher", "speedup", "{:.1f}×"), ("size_bytes", "size", "bytes"),
+    ("latency_ms_p99", "p99 ms", "{:.3f}"), ("cold_start_ms", "cold start ms", "{:.1f}"),
+    ("gflops_fraction_of_peak", "% of matmul peak", "pct"),
+    ("speedup_vs_teacher", "speedup", "{:.1f}×"), ("instructions_per_inference", "insns / inference", "{:,}"),
+    ("instruction_ratio_vs_teacher", "insns vs teacher", "{:.1f}×"), ("size_bytes", "size", "bytes"),
     ("compression_vs_teacher", "compression", "{:.1f}×"), ("parity_max_abs", "parity max abs Δ", "{:.1e}"),
     ("top1_agreement", "top-1 agree %", "pct"), ("fp32_top1_agreement", "agree w/ fp32 %", "pct"),
     ("status", "status", "{}"),
@@ -48,13 +51,20 @@ def render_markdown(report: dict[str, Any]) -> str:
     for row in report["rows"]:
         cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
         if row["status"] != "ok":
-            cells[-1] = f"failed: {row.get('reason') or 'unknown'}"
+            cells[-1] = f"{row['status']}: {row.get('reason') or 'unknown'}"
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Latency: batch 1, median (p50) and p90 over at least 200 timed runs after warm-up. "
               "Speedup and compression compare with the teacher's fp32 model in the same format family "
               "on the same target. Parity: max |logit difference| and top-1 agreement with the PyTorch "
               "model the file was exported from (for int8: the PT2E fake-quantised model), on the test "
-              "set; `agree w/ fp32` compares int8 files with the fp32 PyTorch model.", ""]
+              "set; `agree w/ fp32` compares int8 files with the fp32 PyTorch model. "
+              "Cold start: load (session creation) plus the first inference. % of matmul peak: achieved "
+              "GFLOP/s (2 × MACs per inference at the median latency) over what a 1024² fp32 matmul reaches "
+              "on the same threads. report.json also has peak_rss_bytes (the process's peak so far) and "
+              "rss_growth_bytes (resident memory added by loading and running the model). "
+              "Rows on `qemu-aarch64-*` targets run the same file under QEMU user-mode emulation of that "
+              "Arm core: their cost is emulated AArch64 instructions per inference (single thread, "
+              "median), not milliseconds, and their parity is against x86 running the same file.", ""]
     kd = report.get("kd_vs_ce")
     if kd:
         lines += ["## Does distillation help?", "",
@@ -83,8 +93,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def write_report(report: dict[str, Any], out: Path) -> None:
+    from edgekd.report.html import render_html
+
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(render_markdown(report))
+    (out / "report.html").write_text(render_html(report))
 
 
 def print_report_table(artifact, console: Console) -> None:
@@ -95,7 +108,8 @@ def print_report_table(artifact, console: Console) -> None:
     for row in report["rows"]:
         cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
         if row["status"] != "ok":
-            cells[-1] = f"[red]failed: {row.get('reason') or 'unknown'}[/]"
+            colour = "yellow" if row["status"] == "skipped" else "red"
+            cells[-1] = f"[{colour}]{row['status']}: {row.get('reason') or 'unknown'}[/]"
         table.add_row(*cells)
     console.print(table)
     kd = report.get("kd_vs_ce")

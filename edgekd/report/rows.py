@@ -31,15 +31,24 @@ def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "model", "format", "target", "status", "reason", "accuracy", "latency_ms_p50",
             "latency_ms_p90", "latency_ms_p99", "throughput_per_s", "size_bytes", "parity_max_abs",
             "top1_agreement", "reference", "fp32_parity_max_abs", "fp32_top1_agreement", "runs",
-            "batch_size")}
+            "batch_size", "instructions_per_inference", "instruction_spread", "cold_start_ms", "peak_rss_bytes",
+            "rss_growth_bytes", "macs", "gflops", "peak_gflops", "gflops_fraction_of_peak")}
         out["threads"] = (row.get("runtime_info") or {}).get("threads")
         reference = references.get((family(row["format"]), row.get("target")))
         ok = row["status"] == "ok"
         out["delta_accuracy_pt"] = (
             100 * (row["accuracy"] - teacher["accuracy"]) if ok and teacher and teacher.get("accuracy") is not None else None)
-        out["speedup_vs_teacher"] = (
-            reference["latency_ms_p50"] / row["latency_ms_p50"] if ok and reference else None)
+        out["speedup_vs_teacher"] = _ratio(reference, row, "latency_ms_p50") if ok else None
+        # emulated targets have no latency: their cost is the instruction count
+        out["instruction_ratio_vs_teacher"] = _ratio(reference, row, "instructions_per_inference") if ok else None
         out["compression_vs_teacher"] = (
             reference["size_bytes"] / row["size_bytes"] if ok and reference else None)
         rows.append(out)
     return rows
+
+
+def _ratio(reference: dict[str, Any] | None, row: dict[str, Any], key: str) -> float | None:
+    """reference[key] / row[key], when both rows have the figure."""
+    if reference is None or not reference.get(key) or not row.get(key):
+        return None
+    return reference[key] / row[key]

@@ -24,6 +24,10 @@ class BenchConfig(StageConfig):
     warmup: int = Field(20, ge=0)
     min_runs: int = Field(200, ge=200)
     min_seconds: PositiveFloat = 1.0
+    emulated_cpus: list[Literal["cortex-a53", "cortex-a76"]] = Field(
+        default_factory=list, description="also count instructions per inference under QEMU aarch64")
+    emulated_samples: PositiveInt = 32  # test images compared with x86 for parity
+    emulated_runs: PositiveInt = 11  # measured inferences; the count is their median
 
 
 class BenchStage(Stage):
@@ -31,20 +35,28 @@ class BenchStage(Stage):
     Config = BenchConfig
 
     def run(self, config: BenchConfig, ctx, out: Path) -> dict[str, Any]:
+        from edgekd.bench.emulated_rows import emulated_rows
         from edgekd.bench.rows import bench_row
         from edgekd.progress import progress_bar
 
         candidates = _candidates(config, ctx)
+        emulated = [c for c in candidates if config.emulated_cpus and c["status"] == "ok"
+                    and c["runtime"] in ("onnxruntime", "litert")
+                    and c.get("provider", "CPUExecutionProvider") == "CPUExecutionProvider"]
         test = ctx.data.split("test")
         rows = []
         with progress_bar(ctx.console) as progress:
-            task = progress.add_task("benchmark", total=len(candidates), status="")
+            task = progress.add_task("benchmark", total=len(candidates) + len(emulated), status="")
             for candidate in candidates:
                 progress.update(task, status=f"{candidate['model']} {candidate['format']}")
                 rows.append(bench_row(candidate, test, config))
                 progress.advance(task)
+            for candidate in emulated:  # after every x86 row: emulation is slow and optional
+                progress.update(task, status=f"{candidate['model']} {candidate['format']} on emulated aarch64")
+                rows.extend(emulated_rows(candidate, test, config))
+                progress.advance(task)
         (out / RESULTS_FILE).write_text(json.dumps({"rows": rows}, indent=2))
-        failures = [f"{r['model']}/{r['format']}" for r in rows if r["status"] != "ok"]
+        failures = [f"{r['model']}/{r['format']}/{r['target']}" for r in rows if r["status"] == "failed"]
         return {"rows": len(rows), "failures": failures}
 
 
@@ -52,17 +64,25 @@ def _candidates(config: BenchConfig, ctx) -> list[dict[str, Any]]:
     """PyTorch rows for each model, then every export recorded by the export stages."""
     from edgekd.stages.model_refs import model_artifact
 
-    candidates = []
+    import torch
+
+    from edgekd.bench.macs import forward_macs
+    from edgekd.model_artifacts import load_model
+
+    candidates, macs = [], {}
+    example = torch.from_numpy(ctx.data.split("test").inputs[:1])
     for role in config.models:
         artifact = model_artifact(ctx, role)
+        macs[role] = forward_macs(load_model(artifact), example)  # the same network in every format
         candidates.append({"model": role, "format": "pytorch", "runtime": "pytorch", "status": "ok",
                            "path": str(artifact.file("model.safetensors")), "artifact": str(artifact.path),
-                           "parity_max_abs": 0.0, "top1_agreement": 1.0})
+                           "parity_max_abs": 0.0, "top1_agreement": 1.0, "macs": macs[role]})
     for name, artifact in ctx.artifacts.items():
         if ctx.stage_types[name] not in EXPORT_STAGES:
             continue
         for record in artifact.metrics.get("exports", []):
             if record["model"] in config.models:
                 path = str(artifact.path / record["file"]) if record.get("file") else None
-                candidates.append({**record, "path": path, "artifact": str(artifact.path)})
+                candidates.append({**record, "path": path, "artifact": str(artifact.path),
+                                   "macs": macs[record["model"]]})
     return candidates

@@ -1,0 +1,100 @@
+"""Runs inside the emulated aarch64 Python (numpy + onnxruntime or ai-edge-litert only, no edgekd).
+
+    python3.11 aarch64_guest.py MODEL INPUTS.npy OUT_DIR --runs N --warmup W
+
+1. Predicts every input (float32 NCHW, one sample per call) and saves the float32 outputs, for the
+   parity check against x86.
+2. Warms up, emits three empty marker windows (their median is the marker's own cost), then runs the
+   first input N times, each run between a start and a stop marker.
+A marker is syscall(60782, 0x45444B44, 1 = start | 2 = stop, tag): QEMU hands every syscall to the
+instruction-count plugin (`tools/arm/insncount.c`) and returns ENOSYS, as a real ARM kernel would.
+Single thread everywhere, so the count is that of the thread doing the inference.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import sys
+
+import numpy as np
+
+MARK_SYSCALL, MARK_MAGIC, START, STOP = 60782, 0x45444B44, 1, 2
+_syscall = ctypes.CDLL(None, use_errno=True).syscall
+_syscall.restype = ctypes.c_long
+_syscall.argtypes = [ctypes.c_long] * 4
+
+
+def mark(kind, tag):
+    _syscall(MARK_SYSCALL, MARK_MAGIC, kind, tag)
+
+
+def load_onnx(path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0], {"engine": "onnxruntime", "version": ort.__version__}
+
+
+def load_tflite(path):
+    import ai_edge_litert
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=1)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+    def run(x):
+        if tuple(inp["shape"]) != x.shape and tuple(inp["shape"]) == x.transpose(0, 2, 3, 1).shape:
+            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NHWC model
+        if inp["dtype"] != np.float32:  # full-integer model: quantise with the tensor's own parameters
+            scale, zero = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"])
+        if y.dtype != np.float32:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return y
+
+    return run, {"engine": "litert", "version": getattr(ai_edge_litert, "__version__", None),
+                 "delegate": "xnnpack (default)"}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("inputs")
+    parser.add_argument("out")
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+    run, info = (load_onnx if args.model.endswith(".onnx") else load_tflite)(args.model)
+    inputs = np.load(args.inputs).astype(np.float32)
+    outputs = np.concatenate([np.asarray(run(inputs[i:i + 1]), dtype=np.float32) for i in range(len(inputs))])
+    np.save(os.path.join(args.out, "outputs.npy"), outputs)
+    sample = np.ascontiguousarray(inputs[:1])
+    for _ in range(args.warmup):
+        run(sample)
+    for tag in (-1, -2, -3):
+        mark(START, tag)
+        mark(STOP, tag)
+    for tag in range(args.runs):
+        mark(START, tag)
+        run(sample)
+        mark(STOP, tag)
+    json.dump({**info, "cpu_count": os.cpu_count(), "runs": args.runs, "warmup": args.warmup},
+              open(os.path.join(args.out, "guest.json"), "w"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

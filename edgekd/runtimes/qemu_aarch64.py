@@ -1,0 +1,103 @@
+"""Mobile-class ARM without ARM hardware: the same .onnx / .tflite under QEMU user-mode emulation.
+
+`make arm-setup` (tools/arm/setup.sh) builds an aarch64 Debian userland with the official aarch64
+wheels (numpy, onnxruntime, ai-edge-litert) and our instruction-count TCG plugin. A measurement runs
+`aarch64_guest.py` under `qemu-aarch64 -cpu cortex-a53|cortex-a76` with ASLR off and one thread, and
+reports:
+- `instructions_per_inference`: emulated AArch64 instructions executed by the inference thread per
+  call (median of the measured runs, minus the marker's own cost). Deterministic; it is a cost
+  figure, not a latency: QEMU models no caches or pipelines.
+- the outputs for the given inputs, for parity against x86.
+The counts depend on the QEMU, onnxruntime and LiteRT versions; compare them only within one set-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CPUS = ("cortex-a53", "cortex-a76")
+WINDOW = re.compile(r"window tag=(-?\d+) vcpu=(\d+) insns=(\d+) all_threads=(\d+)")
+GUEST_SCRIPT = Path(__file__).with_name("aarch64_guest.py")
+
+
+class EmulatorUnavailable(RuntimeError):
+    """The emulated target is not set up on this machine (a skipped row, not a failure)."""
+
+
+@dataclass
+class EmulatedRun:
+    cpu: str
+    instructions_per_inference: int
+    instruction_spread: float  # (max − min) / median over the measured runs
+    marker_overhead: int
+    outputs: np.ndarray
+    guest: dict
+
+
+def emulator_root() -> Path:
+    return Path(os.environ.get("EDGEKD_ARM_ROOT", ".arm")).resolve()
+
+
+def check_available(root: Path | None = None) -> Path:
+    """The set-up folder, or EmulatorUnavailable saying how to make it."""
+    root = root or emulator_root()
+    needed = [root / "rootfs" / "usr/bin/python3.11", root / "plugin" / "libinsncount.so",
+              root / "cpuinfo" / CPUS[0]]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing or shutil.which("qemu-aarch64") is None or shutil.which("setarch") is None:
+        raise EmulatorUnavailable(
+            f"aarch64 emulator not set up in {root} (run `make arm-setup`, or set EDGEKD_ARM_ROOT)")
+    return root
+
+
+def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warmup: int = 3,
+                 root: Path | None = None, timeout: float = 600) -> EmulatedRun:
+    """Run `model` on `inputs` (float32 NCHW) and count instructions per inference on `cpu`."""
+    if cpu not in CPUS:
+        raise ValueError(f"unknown emulated CPU {cpu!r}; choose from {', '.join(CPUS)}")
+    root = check_available(root)
+    rootfs = root / "rootfs"
+    # The fake /proc/cpuinfo decides which CPU-tuned kernels XNNPACK picks: it must match -cpu.
+    # One measurement at a time per set-up folder, since this file is shared.
+    shutil.copyfile(root / "cpuinfo" / cpu, rootfs / "proc" / "cpuinfo")
+    jobs = root / "jobs"
+    jobs.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=jobs) as job_dir:
+        # The guest sees host paths unless the same path exists inside the rootfs (QEMU -L).
+        job = Path(job_dir)
+        shutil.copyfile(GUEST_SCRIPT, job / "guest.py")
+        shutil.copyfile(model, job / model.name)
+        np.save(job / "inputs.npy", np.ascontiguousarray(inputs, dtype=np.float32))
+        counts = job / "windows.txt"
+        command = ["setarch", "x86_64", "-R",  # no ASLR: identical guest addresses, identical counts
+                   "qemu-aarch64", "-cpu", cpu, "-L", str(rootfs), "-plugin",
+                   f"{root / 'plugin' / 'libinsncount.so'},out={counts}",
+                   str(rootfs / "usr/bin/python3.11"), str(job / "guest.py"), str(job / model.name),
+                   str(job / "inputs.npy"), str(job), "--runs", str(runs), "--warmup", str(warmup)]
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/opt/site", "PYTHONHASHSEED": "0", "HOME": "/root",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            tail = " ".join(done.stderr.split())[-400:]
+            raise RuntimeError(f"emulated run on {cpu} failed (exit {done.returncode}): {tail}")
+        windows = [tuple(map(int, m.groups())) for m in WINDOW.finditer(counts.read_text())]
+        outputs = np.load(job / "outputs.npy")
+        guest = json.loads((job / "guest.json").read_text())
+    overhead = int(statistics.median(w[2] for w in windows if w[0] < 0))
+    measured = [w[2] - overhead for w in windows if w[0] >= 0]
+    if len(measured) != runs:
+        raise RuntimeError(f"expected {runs} measured windows from the plugin, got {len(measured)}")
+    median = int(statistics.median(measured))
+    return EmulatedRun(cpu=cpu, instructions_per_inference=median,
+                       instruction_spread=(max(measured) - min(measured)) / median,
+                       marker_overhead=overhead, outputs=outputs, guest=guest)
