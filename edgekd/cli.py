@@ -87,6 +87,69 @@ def validate(pipeline):
 
 
 @main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--arch", default=None, help="Architecture of .safetensors checkpoints (e.g. fmnist_student).")
+@click.option("--provider", default="CPUExecutionProvider", show_default=True,
+              help="ONNX Runtime execution provider, exactly as ORT names it; one it cannot load is an error row.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--min-runs", type=click.IntRange(min=200), default=200, show_default=True)
+@click.option("--min-seconds", type=click.FloatRange(min=0.0), default=1.0, show_default=True)
+@click.option("--emulate", "emulated_cpus", multiple=True, type=click.Choice(["cortex-a53", "cortex-a76"]),
+              help="Also count instructions per inference under QEMU aarch64 (make arm-setup). Repeatable.")
+@click.option("--data-dir", default=None, help="Folder with the Fashion-MNIST IDX files.")
+@click.option("--out", default="bench-report", show_default=True, help="Folder for bench.json and the report.")
+@user_errors
+def bench(files, arch, provider, threads, batch_size, min_runs, min_seconds, emulated_cpus, data_dir, out):
+    """Benchmark model files (.onnx, .tflite, .safetensors) on the same test images."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from edgekd.bench.files import bench_files, write_bench_report
+    from edgekd.config import DataConfig
+    from edgekd.context import DataSource
+    from edgekd.quiet import quiet_third_party
+    from edgekd.report.render import print_report_table
+    from edgekd.stages.bench import BenchConfig
+
+    quiet_third_party()
+    config = BenchConfig(threads=threads, batch_size=batch_size, min_runs=min_runs, min_seconds=min_seconds,
+                         emulated_cpus=list(emulated_cpus))
+    report = bench_files([Path(f) for f in files], config, DataSource(DataConfig(data_dir=data_dir)), arch, provider)
+    write_bench_report(report, Path(out))
+    print_report_table(Path(out), Console())
+    click.echo(f"wrote {out}/report.html, report.md, report.json, bench.json")
+    if any(row["status"] == "failed" for row in report["rows"]):
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("report_json", type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", default=None, help="Folder for report.md and report.html (default: next to the JSON).")
+@user_errors
+def report(report_json, out):
+    """Render report.md and report.html from a report.json (a pipeline's, or `edgekd bench`'s)."""
+    import json
+    from pathlib import Path
+
+    from edgekd.errors import ConfigError
+    from edgekd.report.html import render_html
+    from edgekd.report.render import render_markdown
+
+    try:
+        data = json.loads(Path(report_json).read_text())
+        rows = data["rows"]
+    except (ValueError, KeyError):
+        raise ConfigError(f"{report_json}: not an edgekd report.json") from None
+    folder = Path(out) if out else Path(report_json).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(render_markdown(data))
+    (folder / "report.html").write_text(render_html(data))
+    click.echo(f"wrote {folder}/report.md and {folder}/report.html ({len(rows)} rows)")
+
+
+@main.command()
 @click.argument("budget", type=click.Path(dir_okay=False))
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="report.json to check.")
 @click.option("--pipeline", "pipeline_path", type=click.Path(dir_okay=False),

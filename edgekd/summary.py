@@ -21,5 +21,5 @@ def print_summary(result, console: Console | None = None) -> None:
     if report is not None:
         from edgekd.report.render import print_report_table
 
-        print_report_table(report, console)
+        print_report_table(report.path, console)
         console.print(f"report: {report.path / 'report.md'}")

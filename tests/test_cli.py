@@ -30,3 +30,41 @@ def test_missing_data_is_one_line_exit_2(tmp_path):
 def test_bad_override_syntax():
     result = CliRunner().invoke(main, ["run", "pipelines/quickstart.yaml", "--set", "novalue"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_bench_command_on_model_files(tmp_path):
+    """`edgekd bench` on an exported ONNX file and a checkpoint: rows, report files, exit 0."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from edgekd.export.onnx_export import export_onnx
+    from edgekd.zoo import build_model
+
+    torch.manual_seed(0)
+    model = build_model("fmnist_student").eval()
+    export_onnx(model, np.zeros((2, 1, 28, 28), np.float32), tmp_path / "student.onnx")
+    result = CliRunner().invoke(main, ["bench", str(tmp_path / "student.onnx"), "models/fmnist_teacher.safetensors",
+                                       "--arch", "fmnist_teacher", "--min-seconds", "0.05",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [(r["model"], r["format"], r["status"]) for r in report["rows"]] == [
+        ("student", "onnx", "ok"), ("fmnist_teacher", "pytorch", "ok")]
+    assert report["rows"][1]["accuracy"] > 0.9 and report["rows"][0]["latency_ms_p99"] > 0
+    assert (tmp_path / "out" / "report.html").read_text().count("<svg") >= 3
+
+
+def test_bench_command_names_a_checkpoint_without_architecture(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "models/fmnist_teacher.safetensors"])
+    assert result.exit_code == 2 and "--arch" in result.output
+
+
+def test_report_command_rerenders(tmp_path):
+    import json
+
+    (tmp_path / "report.json").write_text(json.dumps({"pipeline": "p", "rows": [], "summary": {}}))
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "report.json")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "report.md").read_text().startswith("# edgekd report")

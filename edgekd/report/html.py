@@ -21,12 +21,14 @@ def render_html(report: dict[str, Any]) -> str:
     rows = report["rows"]
     timed = [r for r in rows if r["status"] == "ok" and r.get("latency_ms_p50")]
     emulated = [r for r in rows if r["status"] == "ok" and r.get("instructions_per_inference")]
-    figures = [
-        ("Latency (batch 1, ms; bar = p50, ticks = p90 and p99)", _latency_plot(timed)),
-        ("Accuracy vs latency, with the Pareto front", _pareto_plot(timed)),
-        ("File size", _size_plot([r for r in timed if r["target"] != "torch-cpu" or r["format"] == "pytorch"])),
-        ("Against the teacher (same format, same target)", _versus_teacher_plot(timed)),
-    ]
+    versus_teacher = [r for r in timed if r["model"] != "teacher" and r.get("speedup_vs_teacher")]
+    figures = []
+    if timed:
+        figures += [("Latency (batch 1, ms; bar = p50, ticks = p90 and p99)", _latency_plot(timed)),
+                    ("Accuracy vs latency, with the Pareto front", _pareto_plot(timed)),
+                    ("File size", _size_plot(timed))]
+    if versus_teacher:
+        figures.append(("Against the teacher (same format, same target)", _versus_teacher_plot(versus_teacher)))
     if emulated:
         figures.append(("Emulated aarch64: instructions per inference (a cost figure, not a latency)",
                         _instructions_plot(emulated)))
@@ -129,7 +131,7 @@ def _size_plot(rows: list[dict[str, Any]]) -> str:
 def _versus_teacher_plot(rows: list[dict[str, Any]]) -> str:
     import matplotlib.pyplot as plt
 
-    students = [r for r in rows if r["model"] != "teacher" and r.get("speedup_vs_teacher")]
+    students = rows
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, max(2.5, 0.32 * len(students) + 1.0)), sharey=True)
     positions = range(len(students))
     left.barh(positions, [r["speedup_vs_teacher"] for r in students], color=STUDENT)

@@ -23,6 +23,11 @@ COLUMNS = [
 ]
 
 
+# The terminal is narrower than a Markdown page: the essentials only.
+TERMINAL_KEYS = ("model", "format", "target", "accuracy", "latency_ms_p50", "latency_ms_p99", "speedup_vs_teacher",
+                 "instructions_per_inference", "size_bytes", "parity_max_abs", "status")
+
+
 def cell(value: Any, fmt: str) -> str:
     if value is None:
         return "—"
@@ -100,13 +105,14 @@ def write_report(report: dict[str, Any], out: Path) -> None:
     (out / "report.html").write_text(render_html(report))
 
 
-def print_report_table(artifact, console: Console) -> None:
-    report = json.loads((artifact.path / "report.json").read_text())
+def print_report_table(folder: Path, console: Console) -> None:
+    report = json.loads((folder / "report.json").read_text())
     table = Table(title=f"teacher vs student: {report['pipeline']}")
-    for _, header, _ in COLUMNS:
+    columns = [column for column in COLUMNS if column[0] in TERMINAL_KEYS]
+    for _, header, _ in columns:
         table.add_column(header, overflow="fold")
     for row in report["rows"]:
-        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
+        cells = [cell(row.get(key), fmt) for key, _, fmt in columns]
         if row["status"] != "ok":
             colour = "yellow" if row["status"] == "skipped" else "red"
             cells[-1] = f"[{colour}]{row['status']}: {row.get('reason') or 'unknown'}[/]"

@@ -39,13 +39,13 @@ class ReportStage(Stage):
                 "teacher_params": teacher.metrics.get("params"),
                 "student_params": student.metrics.get("params"),
             },
-            "environment": _environment(),
+            "environment": environment(),
         }
         write_report(report, out)
-        return {"rows": len(rows), "failures": [f"{r['model']}/{r['format']}" for r in rows if r["status"] != "ok"]}
+        return {"rows": len(rows), "failures": [f"{r['model']}/{r['format']}/{r['target']}" for r in rows if r["status"] == "failed"]}
 
 
-def _environment() -> dict[str, Any]:
+def environment() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     packages = {}
