@@ -45,7 +45,7 @@ def test_report_rows_and_parity(reduced_run):
     report_dir = first.artifacts["report"].path
     report = json.loads((report_dir / "report.json").read_text())
     assert (report_dir / "report.md").read_text().startswith("# edgekd report")
-    rows = {(r["model"], r["format"]): r for r in report["rows"] if r["target"] != "qemu-aarch64-cortex-a53"}
+    rows = {(r["model"], r["format"]): r for r in report["rows"] if r["target"] in ("torch-cpu", "ort-cpu", "litert")}
     for model in ("teacher", "student"):
         for fmt in ("pytorch", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_fp16", "tflite_int8"):
             row = rows[(model, fmt)]
@@ -60,9 +60,24 @@ def test_report_rows_and_parity(reduced_run):
     student, teacher = rows[("student", "onnx_fp32")], rows[("teacher", "onnx_fp32")]
     assert teacher["size_bytes"] / student["size_bytes"] >= 8
     assert rows[("student", "tflite_int8")]["size_bytes"] < rows[("student", "tflite_fp32")]["size_bytes"] / 3
-    timed = [r for r in report["rows"] if not r["target"].startswith("qemu-")]
+    timed = [r for r in report["rows"] if r["status"] == "ok" and not r["target"].startswith("qemu-")]
     assert all(r["latency_ms_p50"] <= r["latency_ms_p90"] for r in timed)
     assert all(r["runs"] >= 200 for r in timed)
+
+
+def test_cuda_rows_say_why_they_are_absent(reduced_run):
+    import onnxruntime as ort
+
+    _, first, _ = reduced_run
+    report = json.loads((first.artifacts["report"].path / "report.json").read_text())
+    cuda = [r for r in report["rows"] if r["target"] == "ort-cuda"]
+    assert {(r["model"], r["format"]) for r in cuda} == {(m, f) for m in ("teacher", "student")
+                                                          for f in ("onnx_fp32", "onnx_int8")}
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert all(r["status"] == "skipped" and "CUDAExecutionProvider is not in" in r["reason"] for r in cuda)
+    else:
+        assert all(r["status"] == "ok" and r["latency_ms_p50"] > 0 for r in cuda)
+    assert first.artifacts["report"].metrics["failures"] == []
 
 
 def test_emulated_aarch64_rows(reduced_run):

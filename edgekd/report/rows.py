@@ -37,7 +37,8 @@ def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         reference = references.get((family(row["format"]), row.get("target")))
         ok = row["status"] == "ok"
         out["delta_accuracy_pt"] = (
-            100 * (row["accuracy"] - teacher["accuracy"]) if ok and teacher and teacher.get("accuracy") is not None else None)
+            100 * (row["accuracy"] - teacher["accuracy"])
+            if ok and row.get("accuracy") is not None and teacher and teacher.get("accuracy") is not None else None)
         out["speedup_vs_teacher"] = _ratio(reference, row, "latency_ms_p50") if ok else None
         # emulated targets have no latency: their cost is the instruction count
         out["instruction_ratio_vs_teacher"] = _ratio(reference, row, "instructions_per_inference") if ok else None

@@ -24,6 +24,9 @@ class BenchConfig(StageConfig):
     warmup: int = Field(20, ge=0)
     min_runs: int = Field(200, ge=200)
     min_seconds: PositiveFloat = 1.0
+    extra_providers: list[str] = Field(
+        default_factory=list, description="more ONNX Runtime EPs (e.g. CUDAExecutionProvider); a row each, "
+        "skipped with the reason where this machine's onnxruntime lacks it")
     emulated_cpus: list[Literal["cortex-a53", "cortex-a76"]] = Field(
         default_factory=list, description="also count instructions per inference under QEMU aarch64")
     emulated_samples: PositiveInt = 32  # test images compared with x86 for parity
@@ -39,7 +42,7 @@ class BenchStage(Stage):
         from edgekd.bench.rows import bench_row
         from edgekd.progress import progress_bar
 
-        candidates = _candidates(config, ctx)
+        candidates = _with_extra_providers(_candidates(config, ctx), config.extra_providers)
         emulated = [c for c in candidates if config.emulated_cpus and c["status"] == "ok"
                     and c["runtime"] in ("onnxruntime", "litert")
                     and c.get("provider", "CPUExecutionProvider") == "CPUExecutionProvider"]
@@ -49,7 +52,7 @@ class BenchStage(Stage):
             task = progress.add_task("benchmark", total=len(candidates) + len(emulated), status="")
             for candidate in candidates:
                 progress.update(task, status=f"{candidate['model']} {candidate['format']}")
-                rows.append(bench_row(candidate, test, config))
+                rows.append(candidate["skip_row"] if "skip_row" in candidate else bench_row(candidate, test, config))
                 progress.advance(task)
             for candidate in emulated:  # after every x86 row: emulation is slow and optional
                 progress.update(task, status=f"{candidate['model']} {candidate['format']} on emulated aarch64")
@@ -86,3 +89,31 @@ def _candidates(config: BenchConfig, ctx) -> list[dict[str, Any]]:
                 candidates.append({**record, "path": path, "artifact": str(artifact.path),
                                    "macs": macs[record["model"]]})
     return candidates
+
+
+def _with_extra_providers(candidates: list[dict[str, Any]], providers: list[str]) -> list[dict[str, Any]]:
+    """Each ONNX file again on every extra execution provider. One this onnxruntime build lacks gives a
+    skipped row that says so; one it has but that fails gives a failed row (never a CPU fallback)."""
+    if not providers:
+        return candidates
+    import onnxruntime as ort
+
+    from edgekd.bench.rows import ROW_FIELDS
+    from edgekd.runtimes.onnxruntime_rt import TARGET_NAMES
+
+    available = ort.get_available_providers()
+    extra = []
+    for candidate in candidates:
+        if candidate["runtime"] != "onnxruntime" or candidate["status"] != "ok":
+            continue
+        for provider in providers:
+            again = {**candidate, "provider": provider}
+            if provider not in available:
+                again["skip_row"] = {**{key: candidate.get(key) for key in ROW_FIELDS},
+                                     "target": TARGET_NAMES.get(provider, provider), "status": "skipped",
+                                     "reason": f"{provider} is not in this machine's onnxruntime "
+                                               f"({', '.join(available)}): no GPU build or no GPU",
+                                     "accuracy": None, "size_bytes": None, "parity_max_abs": None,
+                                     "top1_agreement": None}
+            extra.append(again)
+    return candidates + extra
