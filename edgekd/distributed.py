@@ -9,6 +9,7 @@ store. Backend: gloo on CPU, NCCL when CUDA is there.
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from dataclasses import dataclass
@@ -43,7 +44,11 @@ def init_process_group(world: World) -> None:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        # Ranks other than 0 wait at a barrier while rank 0 runs a whole single-process stage (an
+        # export, teacher training), which can outlast the default 30-minute collective timeout. A rank
+        # that fails does not leave the others waiting: torchrun stops the whole group.
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo",
+                                timeout=datetime.timedelta(hours=6))
 
 
 def barrier(world: World) -> None:

@@ -32,7 +32,10 @@ def export_program(module, sample: np.ndarray):
     converted PT2E module refuses `.eval()`, so this does not call it)."""
     import torch
 
-    example = torch.from_numpy(np.ascontiguousarray(sample[:EXPORT_BATCH]))
+    # A batch-1 example makes torch.export specialise the batch dimension to the constant 1 (and
+    # then refuse the dynamic shape), so a single sample is repeated up to the export batch.
+    rows = np.concatenate([sample] * EXPORT_BATCH)[:EXPORT_BATCH] if len(sample) < EXPORT_BATCH else sample[:EXPORT_BATCH]
+    example = torch.from_numpy(np.ascontiguousarray(rows))
     batch = torch.export.Dim("batch", min=1, max=4096)
     return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
 

@@ -74,3 +74,18 @@ def test_missing_execution_provider_is_an_error(model_and_data, tmp_path):
     export_onnx(model, data, tmp_path / "m.onnx")
     with pytest.raises(ProviderUnavailable, match="no TensorrtExecutionProvider"):
         OrtRuntime(tmp_path / "m.onnx", provider="TensorrtExecutionProvider")
+
+
+def test_onnx_export_from_a_single_sample_keeps_a_dynamic_batch(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from edgekd.export.onnx_export import export_onnx
+    from edgekd.zoo import build_model
+
+    torch.manual_seed(0)
+    model = build_model("fmnist_student").eval()
+    export_onnx(model, np.zeros((1, 1, 28, 28), np.float32), tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"input": np.zeros((5, 1, 28, 28), np.float32)})[0].shape == (5, 10)
