@@ -44,16 +44,21 @@ class FashionTeacher(nn.Module):
 
 
 class FashionStudent(nn.Module):
-    """Small CNN for phones and microcontrollers: two conv stages and a small classifier."""
+    """Small CNN for phones and microcontrollers: two conv stages and a small classifier.
 
-    def __init__(self, width: int = 16, hidden: int = 32, num_classes: int = NUM_CLASSES):
+    `channels` overrides the two conv widths (width, 2·width): a pruned student is rebuilt from it.
+    """
+
+    def __init__(self, width: int = 16, hidden: int = 32, num_classes: int = NUM_CLASSES,
+                 channels: list[int] | None = None):
         super().__init__()
+        first, second = channels if channels is not None else (width, 2 * width)
         self.features = nn.Sequential(
-            *_conv_block(1, width), nn.MaxPool2d(2),
-            *_conv_block(width, 2 * width), nn.MaxPool2d(2),
+            *_conv_block(1, first), nn.MaxPool2d(2),
+            *_conv_block(first, second), nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(2 * width * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
+            nn.Flatten(), nn.Linear(second * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

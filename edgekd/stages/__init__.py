@@ -11,12 +11,13 @@ from edgekd.stages.cache import CacheStage
 from edgekd.stages.distill import DistillStage
 from edgekd.stages.export_onnx import ExportOnnxStage
 from edgekd.stages.export_tflite import ExportTfliteStage
+from edgekd.stages.prune import PruneStage
 from edgekd.stages.ptq import PtqStage
 from edgekd.stages.report import ReportStage
 from edgekd.stages.teacher import TeacherStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
-    for stage in (TeacherStage, CacheStage, DistillStage, PtqStage, ExportOnnxStage, ExportTfliteStage,
+    for stage in (TeacherStage, CacheStage, DistillStage, PruneStage, PtqStage, ExportOnnxStage, ExportTfliteStage,
                   BenchStage, ReportStage)
 }

@@ -8,8 +8,8 @@ from edgekd.errors import ConfigError
 
 ModelRole = Literal["teacher", "student"]
 
-# The student is whatever the latest model-producing stage made; later issues add prune and qat.
-STUDENT_STAGES = ("distill",)
+# The student is whatever the latest model-producing stage made (a later issue adds qat).
+STUDENT_STAGES = ("distill", "prune")
 
 
 def model_artifact(ctx, role: str):
