@@ -95,6 +95,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     if s.get("teacher_accuracy") is not None and s.get("student_accuracy") is not None:
         lines.append(f"Test accuracy: teacher {100 * s['teacher_accuracy']:.2f} %, student (PyTorch fp32) "
                      f"{100 * s['student_accuracy']:.2f} %.")
+    if s.get("student_macs_ratio") is not None:
+        lines.append(f"The student was pruned to {100 * s['student_macs_ratio']:.0f} % of its MACs (structured: "
+                     "whole channels removed, so its files and latency shrink).")
+    if s.get("student_sparsity") is not None:
+        lines.append(f"The student's weights are {100 * s['student_sparsity']:.0f} % zeros (unstructured). gzip "
+                     f"shrinks its weights file {s['student_gzip_ratio']:.2f}× (dense: {s['dense_gzip_ratio']:.2f}×), "
+                     "but the dense ONNX/TFLite files, parameter count and latency are unchanged.")
     return lines
 
 

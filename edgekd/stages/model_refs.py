@@ -9,7 +9,7 @@ from edgekd.errors import ConfigError
 ModelRole = Literal["teacher", "student"]
 
 # The student is whatever the latest model-producing stage made (a later issue adds qat).
-STUDENT_STAGES = ("distill", "prune")
+STUDENT_STAGES = ("distill", "prune", "sparsify")
 
 
 def model_artifact(ctx, role: str):

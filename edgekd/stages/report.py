@@ -38,6 +38,10 @@ class ReportStage(Stage):
                 "student_accuracy": student.metrics.get("accuracy"),
                 "teacher_params": teacher.metrics.get("params"),
                 "student_params": student.metrics.get("params"),
+                "student_macs_ratio": student.metrics.get("macs_ratio"),  # set by prune
+                "student_sparsity": student.metrics.get("sparsity"),  # set by sparsify
+                "student_gzip_ratio": student.metrics.get("gzip_ratio"),
+                "dense_gzip_ratio": student.metrics.get("dense_gzip_ratio"),
             },
             "environment": environment(),
         }

@@ -46,3 +46,29 @@ def test_prune_refuses_an_architecture_it_cannot_rebuild(tmp_path):
     })
     with pytest.raises(ConfigError, match="prune supports fmnist_student"):
         run(config)
+
+
+def test_unstructured_sparsity_is_reported_honestly(tmp_path):
+    import json
+
+    config = parse_config({
+        "name": "sparse", "artifacts_dir": str(tmp_path / "artifacts"),
+        "data": {"train_subset": 2000, "test_subset": 300},
+        "stages": [
+            {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"}, {"type": "cache"},
+            {"type": "distill", "train": {"epochs": 1}, "baseline_seeds": []},
+            {"type": "sparsify", "amount": 0.8},
+            {"type": "export_onnx", "formats": ["fp32"]},
+            {"type": "bench", "models": ["student"], "min_seconds": 0.05},
+            {"type": "report"},
+        ],
+    })
+    result = run(config)
+    sparse = result.artifacts["sparsify"].metrics
+    assert 0.79 <= sparse["sparsity"] <= 0.81
+    assert sparse["gzip_ratio"] > 2 * sparse["dense_gzip_ratio"]  # zeros compress...
+    assert sparse["params"] == result.artifacts["distill"].metrics["params"]  # ...but the model stays dense
+    report = (result.artifacts["report"].path / "report.md").read_text()
+    assert "80 % zeros" in report and "latency are unchanged" in report
+    summary = json.loads((result.artifacts["report"].path / "report.json").read_text())["summary"]
+    assert summary["student_sparsity"] == sparse["sparsity"]
