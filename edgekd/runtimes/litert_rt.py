@@ -15,14 +15,20 @@ import numpy as np
 from edgekd.runtimes.base import check_input_shape
 
 
+XNNPACK_NOTICE = ("INFO: Created TensorFlow Lite XNNPACK delegate",)
+
+
 class LiteRTRuntime:
     target = "litert"
 
     def __init__(self, path: str | Path, threads: int | None = 1):
         from ai_edge_litert.interpreter import Interpreter
 
+        from edgekd.quiet import native_stderr_filtered
+
         self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 1)
-        self.interpreter.allocate_tensors()
+        with native_stderr_filtered(XNNPACK_NOTICE):  # printed once per interpreter, from C++
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.threads = threads or 1
