@@ -134,8 +134,7 @@ def report(report_json, out):
     from pathlib import Path
 
     from edgekd.errors import ConfigError
-    from edgekd.report.html import render_html
-    from edgekd.report.render import render_markdown
+    from edgekd.report.render import write_rendered
 
     try:
         data = json.loads(Path(report_json).read_text())
@@ -144,8 +143,7 @@ def report(report_json, out):
         raise ConfigError(f"{report_json}: not an edgekd report.json") from None
     folder = Path(out) if out else Path(report_json).parent
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(render_markdown(data))
-    (folder / "report.html").write_text(render_html(data))
+    write_rendered(data, folder)
     click.echo(f"wrote {folder}/report.md and {folder}/report.html ({len(rows)} rows)")
 
 

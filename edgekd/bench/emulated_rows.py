@@ -11,15 +11,22 @@ import numpy as np
 from edgekd.bench.rows import ROW_FIELDS, load_runtime
 
 
+def emulable(candidate: dict[str, Any]) -> bool:
+    """An exported file the aarch64 userland can run (its x86 reference runs on the CPU provider)."""
+    return (candidate["status"] == "ok" and candidate["runtime"] in ("onnxruntime", "litert")
+            and candidate.get("provider", "CPUExecutionProvider") == "CPUExecutionProvider")
+
+
 def emulated_rows(candidate: dict[str, Any], test, config) -> list[dict[str, Any]]:
     """One row per configured CPU for an exported file; skipped (with the reason) when the emulator
     is not set up, failed (with the reason) when the emulated run breaks."""
+    from edgekd.parity import parity
     from edgekd.runtimes.base import predict
     from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available, run_emulated
 
     base = {key: candidate.get(key) for key in ROW_FIELDS}
-    engine = {"onnxruntime": "onnxruntime", "litert": "litert"}[candidate["runtime"]]
-    base.update(accuracy=None, macs=candidate.get("macs"), reference=f"x86 {engine}, same file, first {config.emulated_samples} test images",
+    base.update(accuracy=None, macs=candidate.get("macs"),
+                reference=f"x86 {candidate['runtime']}, same file, first {config.emulated_samples} test images",
                 size_bytes=os.path.getsize(candidate["path"]), top1_agreement=None, parity_max_abs=None,
                 fp32_parity_max_abs=None, fp32_top1_agreement=None)
     try:
@@ -40,7 +47,5 @@ def emulated_rows(candidate: dict[str, Any], test, config) -> list[dict[str, Any
         rows.append({**row, "status": "ok", "reason": None,
                      "instructions_per_inference": run.instructions_per_inference,
                      "instruction_spread": run.instruction_spread,
-                     "parity_max_abs": float(np.abs(run.outputs.astype(np.float64) - reference).max()),
-                     "top1_agreement": float((run.outputs.argmax(1) == reference.argmax(1)).mean()),
-                     "batch_size": 1, "runtime_info": {**run.guest, "threads": 1, "cpu": cpu}})
+                     **parity(reference, run.outputs), "batch_size": 1, "runtime_info": {**run.guest, "threads": 1, "cpu": cpu}})
     return rows

@@ -31,7 +31,7 @@ def file_candidate(path: Path, architecture: str | None, provider: str) -> dict[
 def bench_files(paths: list[Path], config, data, architecture: str | None = None,
                 provider: str = "CPUExecutionProvider") -> dict[str, Any]:
     """Benchmark rows and a report (schema of the pipeline's report.json) for the given files."""
-    from edgekd.bench.emulated_rows import emulated_rows
+    from edgekd.bench.emulated_rows import emulable, emulated_rows
     from edgekd.bench.rows import bench_row
     from edgekd.report.rows import SCHEMA_VERSION, report_rows
     from edgekd.stages.report import environment
@@ -40,7 +40,7 @@ def bench_files(paths: list[Path], config, data, architecture: str | None = None
     test = data.split("test")
     rows = [bench_row(candidate, test, config) for candidate in candidates]
     for candidate in candidates:
-        if config.emulated_cpus and candidate["runtime"] != "pytorch":
+        if config.emulated_cpus and emulable(candidate):
             rows.extend(emulated_rows(candidate, test, config))
     return {"schema_version": SCHEMA_VERSION, "pipeline": "edgekd bench " + " ".join(Path(p).name for p in paths),
             "rows": report_rows(rows), "summary": {}, "environment": environment()}

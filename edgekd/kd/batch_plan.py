@@ -17,9 +17,7 @@ class ShuffledBatches:
         self.steps = math.ceil(count / batch_size)
 
     def epoch(self, epoch: int) -> Iterator[torch.Tensor]:
-        order = torch.from_numpy(self.generator.permutation(self.count))
-        for step in range(self.steps):
-            yield order[step * self.batch_size:(step + 1) * self.batch_size]
+        return _batches(torch.from_numpy(self.generator.permutation(self.count)), self.batch_size, self.steps)
 
 
 class DistributedBatches:
@@ -36,6 +34,9 @@ class DistributedBatches:
 
     def epoch(self, epoch: int) -> Iterator[torch.Tensor]:
         self.sampler.set_epoch(epoch)
-        order = torch.tensor(list(self.sampler))
-        for step in range(self.steps):
-            yield order[step * self.batch_size:(step + 1) * self.batch_size]
+        return _batches(torch.tensor(list(self.sampler)), self.batch_size, self.steps)
+
+
+def _batches(order: torch.Tensor, batch_size: int, steps: int) -> Iterator[torch.Tensor]:
+    for step in range(steps):
+        yield order[step * batch_size:(step + 1) * batch_size]

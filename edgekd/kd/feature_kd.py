@@ -7,6 +7,7 @@ feature shape to the teacher's (FitNets' regressor); it trains with the student 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -84,4 +85,4 @@ def _projection(student: tuple[int, ...], teacher: tuple[int, ...], hint: HintTe
             raise ConfigError(f"hint {hint.student_layer} -> {hint.teacher_layer}: feature maps "
                               f"{list(student)} and {list(teacher)} differ in size; pick layers at the same resolution")
         return nn.Conv2d(student[0], teacher[0], kernel_size=1)
-    return nn.Linear(int(torch.tensor(student).prod()), int(torch.tensor(teacher).prod()))
+    return nn.Linear(math.prod(student), math.prod(teacher))

@@ -69,8 +69,9 @@ def write_shard(folder: Path, shard: int, columns: Iterable[Column], rows: dict[
     return marker
 
 
-def finished_shard(folder: Path, shard: int, rows: int, key: str) -> dict | None:
-    """The marker of a shard an earlier (killed) build completed, if its files still match it."""
+def finished_shard(folder: Path, shard: int, rows: int, key: str, verify: bool = True) -> dict | None:
+    """The marker of a finished shard, if its files are there (and, with `verify`, still match their
+    digests: a shard left by a killed build is checked before it is kept)."""
     path = folder / f"shard-{shard:05d}.done.json"
     try:
         marker = json.loads(path.read_text())
@@ -79,41 +80,40 @@ def finished_shard(folder: Path, shard: int, rows: int, key: str) -> dict | None
     if marker.get("key") != key or marker.get("rows") != rows:
         return None
     for name, digest in marker["files"].items():
-        if not (folder / name).is_file() or file_digest(folder / name) != digest:
+        if not (folder / name).is_file() or (verify and file_digest(folder / name) != digest):
             return None
     return marker
 
 
 def build_store(folder: Path, columns: list[Column], count: int, shard_rows: int, key: str,
                 compute_rows: Callable[[int, int], dict[str, np.ndarray]],
-                shards: Iterable[int] | None = None, on_rows: Callable[[int], None] | None = None) -> list[dict]:
-    """Compute and write the shards (all, or just `shards`) in `folder`; return their markers.
+                shards: Iterable[int] | None = None, on_rows: Callable[[int], None] | None = None) -> None:
+    """Compute and write the shards (all, or just `shards`) in `folder`.
 
     Shards already finished in `folder` are kept. `shards` lets a distributed rank write only its
     share; `seal_store` then gathers every marker into the index.
     """
     folder.mkdir(parents=True, exist_ok=True)
     ranges = shard_ranges(count, shard_rows)
-    markers = []
     for shard in (range(len(ranges)) if shards is None else shards):
         start, stop = ranges[shard]
-        marker = finished_shard(folder, shard, stop - start, key)
-        if marker is None:
-            marker = write_shard(folder, shard, columns, compute_rows(start, stop), key)
-        markers.append(marker)
+        if finished_shard(folder, shard, stop - start, key) is None:
+            write_shard(folder, shard, columns, compute_rows(start, stop), key)
         if on_rows is not None:
             on_rows(stop - start)
-    return markers
 
 
 def seal_store(folder: Path, columns: list[Column], count: int, shard_rows: int, key: str,
                scratch: Path | None = None, extra: dict | None = None) -> dict:
-    """Move every finished shard from `scratch` into `folder` and write the index last."""
+    """Move every finished shard from `scratch` into `folder` and write the index last.
+
+    The digests come from the markers, written from the files just after they were written (or
+    re-checked on resume); opening the store checks them again, so they are not recomputed here."""
     scratch = scratch or folder
     ranges = shard_ranges(count, shard_rows)
     shards = []
     for shard, (start, stop) in enumerate(ranges):
-        marker = finished_shard(scratch, shard, stop - start, key)
+        marker = finished_shard(scratch, shard, stop - start, key, verify=False)
         if marker is None:
             raise ArtifactError(f"teacher cache shard {shard} in {scratch} is missing or incomplete")
         for name in marker["files"]:

@@ -12,7 +12,7 @@ import io
 import json
 from typing import Any
 
-from edgekd.report.render import COLUMNS, cell, summary_lines
+from edgekd.report.render import COLUMNS, cell, status_cell, summary_lines
 
 TEACHER, STUDENT = "#8c6d31", "#3182bd"
 
@@ -159,9 +159,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in COLUMNS)
     lines = []
     for row in rows:
-        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
-        if row["status"] != "ok":
-            cells[-1] = f"{row['status']}: {row.get('reason') or 'unknown'}"
+        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS[:-1]] + [status_cell(row)]
         css = "" if row["status"] == "ok" else f' class="{html.escape(row["status"])}"'
         lines.append(f"<tr{css}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"

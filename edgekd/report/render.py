@@ -28,6 +28,11 @@ TERMINAL_KEYS = ("model", "format", "target", "accuracy", "latency_ms_p50", "lat
                  "instructions_per_inference", "size_bytes", "parity_max_abs", "status")
 
 
+def status_cell(row: dict[str, Any]) -> str:
+    """`ok`, or the status with its reason (`failed: ...`, `skipped: ...`)."""
+    return "ok" if row["status"] == "ok" else f"{row['status']}: {row.get('reason') or 'unknown'}"
+
+
 def cell(value: Any, fmt: str) -> str:
     if value is None:
         return "—"
@@ -54,9 +59,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["## Models", "", "| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
               "|" + "---|" * len(COLUMNS)]
     for row in report["rows"]:
-        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS]
-        if row["status"] != "ok":
-            cells[-1] = f"{row['status']}: {row.get('reason') or 'unknown'}"
+        cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS[:-1]] + [status_cell(row)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Latency: batch 1, median (p50) and p90 over at least 200 timed runs after warm-up. "
               "Speedup and compression compare with the teacher's fp32 model in the same format family "
@@ -106,9 +109,14 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def write_report(report: dict[str, Any], out: Path) -> None:
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_rendered(report, out)
+
+
+def write_rendered(report: dict[str, Any], out: Path) -> None:
+    """report.md and report.html, from the report.json content."""
     from edgekd.report.html import render_html
 
-    (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(render_markdown(report))
     (out / "report.html").write_text(render_html(report))
 
@@ -120,10 +128,9 @@ def print_report_table(folder: Path, console: Console) -> None:
     for _, header, _ in columns:
         table.add_column(header, overflow="fold")
     for row in report["rows"]:
-        cells = [cell(row.get(key), fmt) for key, _, fmt in columns]
+        cells = [cell(row.get(key), fmt) for key, _, fmt in columns[:-1]] + [status_cell(row)]
         if row["status"] != "ok":
-            colour = "yellow" if row["status"] == "skipped" else "red"
-            cells[-1] = f"[{colour}]{row['status']}: {row.get('reason') or 'unknown'}[/]"
+            cells[-1] = f"[{'yellow' if row['status'] == 'skipped' else 'red'}]{cells[-1]}[/]"
         table.add_row(*cells)
     console.print(table)
     kd = report.get("kd_vs_ce")

@@ -38,21 +38,19 @@ class BenchStage(Stage):
     Config = BenchConfig
 
     def run(self, config: BenchConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.bench.emulated_rows import emulated_rows
+        from edgekd.bench.emulated_rows import emulable, emulated_rows
         from edgekd.bench.rows import bench_row
         from edgekd.progress import progress_bar
 
         candidates = _with_extra_providers(_candidates(config, ctx), config.extra_providers)
-        emulated = [c for c in candidates if config.emulated_cpus and c["status"] == "ok"
-                    and c["runtime"] in ("onnxruntime", "litert")
-                    and c.get("provider", "CPUExecutionProvider") == "CPUExecutionProvider"]
+        emulated = [c for c in candidates if config.emulated_cpus and emulable(c)]
         test = ctx.data.split("test")
         rows = []
         with progress_bar(ctx.console) as progress:
             task = progress.add_task("benchmark", total=len(candidates) + len(emulated), status="")
             for candidate in candidates:
                 progress.update(task, status=f"{candidate['model']} {candidate['format']}")
-                rows.append(candidate["skip_row"] if "skip_row" in candidate else bench_row(candidate, test, config))
+                rows.append(bench_row(candidate, test, config))
                 progress.advance(task)
             for candidate in emulated:  # after every x86 row: emulation is slow and optional
                 progress.update(task, status=f"{candidate['model']} {candidate['format']} on emulated aarch64")
@@ -65,12 +63,11 @@ class BenchStage(Stage):
 
 def _candidates(config: BenchConfig, ctx) -> list[dict[str, Any]]:
     """PyTorch rows for each model, then every export recorded by the export stages."""
-    from edgekd.stages.model_refs import model_artifact
-
     import torch
 
     from edgekd.bench.macs import forward_macs
     from edgekd.model_artifacts import load_model
+    from edgekd.stages.model_refs import model_artifact
 
     candidates, macs = [], {}
     example = torch.from_numpy(ctx.data.split("test").inputs[:1])
@@ -92,14 +89,12 @@ def _candidates(config: BenchConfig, ctx) -> list[dict[str, Any]]:
 
 
 def _with_extra_providers(candidates: list[dict[str, Any]], providers: list[str]) -> list[dict[str, Any]]:
-    """Each ONNX file again on every extra execution provider. One this onnxruntime build lacks gives a
-    skipped row that says so; one it has but that fails gives a failed row (never a CPU fallback)."""
+    """Each ONNX file again on every extra execution provider. One this onnxruntime build lacks is a
+    skipped candidate that says so (bench_row turns it into a row, as it does a failed export); one it
+    has but that fails gives a failed row (never a CPU fallback)."""
     if not providers:
         return candidates
     import onnxruntime as ort
-
-    from edgekd.bench.rows import ROW_FIELDS
-    from edgekd.runtimes.onnxruntime_rt import TARGET_NAMES
 
     available = ort.get_available_providers()
     extra = []
@@ -108,12 +103,9 @@ def _with_extra_providers(candidates: list[dict[str, Any]], providers: list[str]
             continue
         for provider in providers:
             again = {**candidate, "provider": provider}
-            if provider not in available:
-                again["skip_row"] = {**{key: candidate.get(key) for key in ROW_FIELDS},
-                                     "target": TARGET_NAMES.get(provider, provider), "status": "skipped",
-                                     "reason": f"{provider} is not in this machine's onnxruntime "
-                                               f"({', '.join(available)}): no GPU build or no GPU",
-                                     "accuracy": None, "size_bytes": None, "parity_max_abs": None,
-                                     "top1_agreement": None}
+            if provider not in available:  # the CPU export's parity says nothing about this provider
+                again.update(status="skipped", parity_max_abs=None, top1_agreement=None, fp32_parity_max_abs=None,
+                             fp32_top1_agreement=None, reason=f"{provider} is not in this machine's onnxruntime "
+                             f"({', '.join(available)}): no GPU build or no GPU")
             extra.append(again)
     return candidates + extra

@@ -97,9 +97,9 @@ def load_teachers(ctx, config: CacheConfig):
     from edgekd.kd.teacher_cache import Teacher
     from edgekd.model_artifacts import load_model
 
-    weights = config.teacher_weights or [1.0] * len(teacher_artifacts(ctx, config))
-    return [Teacher(load_model(artifact).eval(), weight)
-            for artifact, weight in zip(teacher_artifacts(ctx, config), weights)]
+    artifacts = teacher_artifacts(ctx, config)
+    weights = config.teacher_weights or [1.0] * len(artifacts)
+    return [Teacher(load_model(artifact).eval(), weight) for artifact, weight in zip(artifacts, weights)]
 
 
 def cache_spec(config: CacheConfig, teachers, inputs):
@@ -134,6 +134,5 @@ def open_latest_cache(ctx, verify: bool = True):
     from edgekd.kd.teacher_cache import open_cache
 
     artifact = ctx.latest("cache")
-    settings = {k: v for k, v in artifact.manifest["config"].items()}
-    config = CacheConfig(**settings, name=artifact.manifest["name"])
+    config = CacheConfig(**artifact.manifest["config"], name=artifact.manifest["name"])
     return open_cache(artifact.path, cache_key(ctx, config), len(ctx.data.split("train")), verify)

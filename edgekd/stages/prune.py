@@ -39,20 +39,19 @@ class PruneStage(Stage):
         import torch
 
         from edgekd.bench.macs import forward_macs
-        from edgekd.kd.trainer import train
-        from edgekd.model_artifacts import accuracy, load_model, save_model, torch_logits
+        from edgekd.model_artifacts import load_model, save_model
         from edgekd.pruning import prune_channels, student_kwargs
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
+        from edgekd.stages.student_finetune import finetune_with_kd
 
         source = model_artifact(ctx, "student")
         if source.metrics["model"] not in PRUNABLE:
             raise ConfigError(f"stages.{config.stage_name}: prune supports {', '.join(PRUNABLE)}, "
                               f"not {source.metrics['model']!r}")
         model = load_model(source)
-        train_set, test = ctx.data.split("train"), ctx.data.split("test")
         targets = open_latest_cache(ctx)
-        example = torch.from_numpy(train_set.inputs[:1])
+        example = torch.from_numpy(ctx.data.split("train").inputs[:1])
         before = {"macs": forward_macs(model, example), "params": sum(p.numel() for p in model.parameters()),
                   "accuracy": source.metrics.get("accuracy")}
 
@@ -60,9 +59,7 @@ class PruneStage(Stage):
             recipe = config.finetune.recipe()
             if epochs is not None:
                 recipe = dataclasses.replace(recipe, epochs=epochs)
-            train(model, train_set.inputs, train_set.labels, targets, recipe, ctx.seed + stage, ctx.console,
-                  label=f"prune stage {stage}: KD fine-tune")
-            return accuracy(torch_logits(model, test.inputs), test.labels)
+            return finetune_with_kd(model, ctx, targets, recipe, ctx.seed + stage, f"prune stage {stage}: KD fine-tune")
 
         history = prune_channels(model, example, config.keep_macs, config.stages, finetune, config.round_to)
         final_accuracy = history[-1]["accuracy"]

@@ -30,23 +30,17 @@ class SparsifyStage(Stage):
     Config = SparsifyConfig
 
     def run(self, config: SparsifyConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.kd.trainer import train
-        from edgekd.model_artifacts import WEIGHTS_FILE, accuracy, load_model, save_model, torch_logits
+        from edgekd.model_artifacts import WEIGHTS_FILE, load_model, save_model
         from edgekd.sparsity import gzip_ratio, magnitude_prune, weight_sparsity
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
+        from edgekd.stages.student_finetune import finetune_with_kd
 
         source = model_artifact(ctx, "student")
         model = load_model(source)
-        train_set, test = ctx.data.split("train"), ctx.data.split("test")
         targets = open_latest_cache(ctx)
-
-        def finetune() -> float:
-            train(model, train_set.inputs, train_set.labels, targets, config.finetune.recipe(), ctx.seed,
-                  ctx.console, label="sparsify: KD fine-tune with masks")
-            return accuracy(torch_logits(model, test.inputs), test.labels)
-
-        final_accuracy = magnitude_prune(model, config.amount, finetune)
+        final_accuracy = magnitude_prune(model, config.amount, lambda: finetune_with_kd(
+            model, ctx, targets, config.finetune.recipe(), ctx.seed, "sparsify: KD fine-tune with masks"))
         saved = save_model(model.eval(), source.metrics["model"], source.metrics["model_kwargs"], out)
         sparsity = weight_sparsity(model)
         dense_ratio, sparse_ratio = gzip_ratio(source.file(WEIGHTS_FILE)), gzip_ratio(out / WEIGHTS_FILE)
