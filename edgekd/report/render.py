@@ -64,7 +64,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "Latency: batch 1, median (p50) and p90 over at least 200 timed runs after warm-up. "
               "Speedup and compression compare with the teacher's fp32 model in the same format family "
               "on the same target. Parity: max |logit difference| and top-1 agreement with the PyTorch "
-              "model the file was exported from (for int8: the PT2E fake-quantised model), on the test "
+              "model the file was exported from (for int8: the fake-quantised PyTorch model, PTQ or QAT as "
+              "report.json's `reference` says), on the test "
               "set; `agree w/ fp32` compares int8 files with the fp32 PyTorch model. "
               "Cold start: load (session creation) plus the first inference. % of matmul peak: achieved "
               "GFLOP/s (2 × MACs per inference at the median latency) over the best of torch and ONNX Runtime "
@@ -105,6 +106,15 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"The student's weights are {100 * s['student_sparsity']:.0f} % zeros (unstructured). gzip "
                      f"shrinks its weights file {s['student_gzip_ratio']:.2f}× (dense: {s['dense_gzip_ratio']:.2f}×), "
                      "but the dense ONNX/TFLite files, parameter count and latency are unchanged.")
+    int8 = s.get("student_int8")
+    if int8 and int8["method"] == "qat":
+        lines.append(f"The student's int8 files take their ranges from quantisation-aware KD fine-tuning "
+                     f"({int8['epochs']} epochs): PyTorch int8 accuracy {100 * int8['accuracy']:.2f} %, against "
+                     f"{100 * int8['ptq_accuracy']:.2f} % for PTQ int8 and {100 * int8['fp32_accuracy']:.2f} % "
+                     "for fp32.")
+    elif int8:
+        lines.append(f"The student's int8 files are post-training quantised (PTQ): PyTorch int8 accuracy "
+                     f"{100 * int8['accuracy']:.2f} %.")
     return lines
 
 

@@ -13,12 +13,13 @@ from edgekd.stages.export_onnx import ExportOnnxStage
 from edgekd.stages.export_tflite import ExportTfliteStage
 from edgekd.stages.prune import PruneStage
 from edgekd.stages.ptq import PtqStage
+from edgekd.stages.qat import QatStage
 from edgekd.stages.report import ReportStage
 from edgekd.stages.sparsify import SparsifyStage
 from edgekd.stages.teacher import TeacherStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
-    for stage in (TeacherStage, CacheStage, DistillStage, PruneStage, SparsifyStage, PtqStage, ExportOnnxStage,
+    for stage in (TeacherStage, CacheStage, DistillStage, PruneStage, SparsifyStage, PtqStage, QatStage, ExportOnnxStage,
                   ExportTfliteStage, BenchStage, ReportStage)
 }

@@ -14,6 +14,8 @@ from typing import Any, Callable
 from edgekd.errors import ConfigError
 
 FP32_REFERENCE = "pytorch fp32"
+PTQ_REFERENCE = "pytorch int8 (PT2E fake-quant)"
+QAT_REFERENCE = "pytorch int8 (QAT fake-quant)"
 
 
 def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: str,
@@ -64,16 +66,18 @@ def _source_module(ctx, role: str, precision: str):
 
     if precision in ("fp32", "fp16"):
         return load_role(ctx, role), FP32_REFERENCE
-    from edgekd.quantization import load_calibrated
-    from edgekd.stages.model_refs import model_artifact
+    from edgekd.stages.model_refs import model_artifact, quantizer_artifact
 
-    ptq = ctx.latest("ptq")
-    models = ptq.metrics["models"]
-    if role not in models:
-        raise ConfigError(f"int8 export of {role!r} needs the ptq stage to quantise it (ptq.models)")
-    if models[role]["source_artifact"] != model_artifact(ctx, role).id:
-        raise ConfigError(f"the ptq stage quantised another {role} than the one being exported; "
-                          "put ptq after the stage that makes the model")
+    name, quantizer = quantizer_artifact(ctx, role)
+    entry = quantizer.metrics["models"][role]
+    if entry["source_artifact"] != model_artifact(ctx, role).id:
+        raise ConfigError(f"the {name} stage quantised another {role} than the one being "
+                          "exported; put ptq / qat after the stage that makes the model")
     test = ctx.data.split("test")
-    quantized = load_calibrated(load_role(ctx, role), ptq.file(models[role]["file"]), test.inputs)
-    return quantized, "pytorch int8 (PT2E fake-quant)"
+    if ctx.stage_types[name] == "qat":
+        from edgekd import qat
+
+        return qat.load(load_role(ctx, role), quantizer.file(entry["file"]), test.inputs), QAT_REFERENCE
+    from edgekd.quantization import load_calibrated
+
+    return load_calibrated(load_role(ctx, role), quantizer.file(entry["file"]), test.inputs), PTQ_REFERENCE

@@ -8,8 +8,10 @@ from edgekd.errors import ConfigError
 
 ModelRole = Literal["teacher", "student"]
 
-# The student is whatever the latest model-producing stage made (a later issue adds qat).
+# The student is whatever the latest model-producing stage made. qat is not one of them: it makes
+# the student's int8 version, found through `quantizer_artifact`.
 STUDENT_STAGES = ("distill", "prune", "sparsify")
+QUANTIZING_STAGES = ("ptq", "qat")
 
 
 def model_artifact(ctx, role: str):
@@ -26,3 +28,13 @@ def load_role(ctx, role: str):
     from edgekd.model_artifacts import load_model
 
     return load_model(model_artifact(ctx, role))
+
+
+def quantizer_artifact(ctx, role: str):
+    """(stage name, artifact) of the latest ptq or qat stage that quantised `role`: its ranges make the
+    int8 files."""
+    for name in reversed(list(ctx.artifacts)):
+        if ctx.stage_types[name] in QUANTIZING_STAGES and role in ctx.artifacts[name].metrics["models"]:
+            return name, ctx.artifacts[name]
+    raise ConfigError(f"int8 export of {role!r} needs an earlier ptq stage quantising it (ptq.models)"
+                      + (" or a qat stage" if role == "student" else ""))

@@ -25,16 +25,12 @@ class PtqStage(Stage):
     Config = PtqConfig
 
     def run(self, config: PtqConfig, ctx, out: Path) -> dict[str, Any]:
-        import numpy as np
-
         from edgekd.model_artifacts import accuracy, torch_logits
         from edgekd.quantization import calibrate, convert, save_calibration
         from edgekd.stages.model_refs import load_role, model_artifact
 
-        train, test = ctx.data.split("train"), ctx.data.split("test")
-        # A fixed, seeded, class-mixed sample of the training set: calibration must not see test data.
-        pick = np.random.default_rng(ctx.seed).permutation(len(train))[:config.calibration_samples]
-        calibration = train.inputs[np.sort(pick)]
+        test = ctx.data.split("test")
+        calibration = calibration_images(ctx, config.calibration_samples)
         metrics: dict[str, Any] = {"calibration_samples": int(len(calibration)),
                                    "scheme": "int8 symmetric per-channel weights, per-tensor activations",
                                    "models": {}}
@@ -47,3 +43,12 @@ class PtqStage(Stage):
             metrics["models"][role] = {"file": filename, "accuracy": int8_accuracy,
                                        "source_artifact": model_artifact(ctx, role).id}
         return metrics
+
+
+def calibration_images(ctx, count: int):
+    """A fixed, seeded, class-mixed sample of the training set: calibration must not see test data."""
+    import numpy as np
+
+    train = ctx.data.split("train")
+    pick = np.random.default_rng(ctx.seed).permutation(len(train))[:count]
+    return train.inputs[np.sort(pick)]

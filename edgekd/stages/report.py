@@ -42,11 +42,27 @@ class ReportStage(Stage):
                 "student_sparsity": student.metrics.get("sparsity"),  # set by sparsify
                 "student_gzip_ratio": student.metrics.get("gzip_ratio"),
                 "dense_gzip_ratio": student.metrics.get("dense_gzip_ratio"),
+                "student_int8": _student_int8(ctx),
             },
             "environment": environment(),
         }
         write_report(report, out)
         return {"rows": len(rows), "failures": [f"{r['model']}/{r['format']}/{r['target']}" for r in rows if r["status"] == "failed"]}
+
+
+def _student_int8(ctx) -> dict[str, Any] | None:
+    """How the student's int8 files were quantised (PTQ or QAT), and what that cost in accuracy."""
+    from edgekd.errors import ConfigError
+    from edgekd.stages.model_refs import quantizer_artifact
+
+    try:
+        name, quantizer = quantizer_artifact(ctx, "student")
+    except ConfigError:
+        return None
+    metrics = quantizer.metrics
+    return {"method": ctx.stage_types[name], "accuracy": metrics["models"]["student"]["accuracy"],
+            "ptq_accuracy": metrics.get("ptq_accuracy"), "fp32_accuracy": metrics.get("fp32_accuracy"),
+            "epochs": metrics.get("epochs")}
 
 
 def environment() -> dict[str, Any]:

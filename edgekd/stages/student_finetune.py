@@ -1,13 +1,17 @@
-"""KD fine-tuning shared by the stages that change a trained student (prune, sparsify)."""
+"""KD fine-tuning shared by the stages that change a trained student (prune, sparsify, qat)."""
 
 from __future__ import annotations
 
 
-def finetune_with_kd(model, ctx, targets, recipe, seed: int, label: str) -> float:
-    """Train `model` in place from the cached teacher `targets`; return its test accuracy."""
+def finetune_with_kd(model, ctx, targets, recipe, seed: int, label: str, checkpoint=None) -> float:
+    """Train `model` in place from the cached teacher `targets`; return its test accuracy.
+
+    With `checkpoint` (a path in the stage's resume folder) a killed run resumes after its last epoch.
+    """
     from edgekd.kd.trainer import train
     from edgekd.model_artifacts import accuracy, torch_logits
 
     train_set, test = ctx.data.split("train"), ctx.data.split("test")
-    train(model, train_set.inputs, train_set.labels, targets, recipe, seed, ctx.console, label=label)
+    train(model, train_set.inputs, train_set.labels, targets, recipe, seed, ctx.console, label=label,
+          checkpoint=checkpoint)
     return accuracy(torch_logits(model, test.inputs), test.labels)

@@ -1,0 +1,112 @@
+"""Quantisation-aware training through PT2E: the same Q/DQ program PTQ makes, with ranges learned.
+
+Route (torchao 0.18 on the pinned torch): fold batch norm into the convolutions, `torch.export` the
+float model, insert fake-quantise modules with `prepare_qat_pt2e`, fine-tune (the trainer drives it
+like any module), freeze the ranges, and `convert_pt2e` to the quantised program both exporters take.
+
+Why BN is folded first instead of simulated during training: litert-torch's quantiser, asked for QAT,
+builds its conv+BN match patterns with a `torch.export` call that fails on a plain function in this
+torchao, and a fine-tune that starts from a converged student loses nothing by freezing BN (standard
+practice is to freeze BN statistics for the last QAT epochs anyway). With BN folded the graph is
+conv(+bias) → ReLU, the quantiser's static patterns annotate it exactly as for PTQ, and the exported
+int8 model is the one that was trained.
+
+The quantisation scheme is PTQ's (symmetric per-channel int8 weights in [-127, 127], per-tensor affine
+int8 activations); only the observers change into fake-quantisers with moving-average ranges.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from edgekd.quantization import EXPORT_BATCH, export_program  # noqa: F401  (sets the torchao env first)
+
+EPS = 2**-12  # the smallest scale, as in the PTQ quantiser
+
+
+def qat_quantizer():
+    """PTQ's quantiser with every observer replaced by a fake-quantiser that tracks moving ranges."""
+    import dataclasses
+
+    import torch
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver
+
+    base = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)  # lru-cached: copy, never mutate
+    activation = dataclasses.replace(
+        base.input_activation,
+        observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, eps=EPS))
+    weight = dataclasses.replace(
+        base.weight,
+        observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, eps=EPS))
+    assert base.weight.qscheme == torch.per_channel_symmetric
+    config = dataclasses.replace(base, input_activation=activation, output_activation=activation, weight=weight)
+    return PT2EQuantizer().set_global(config)
+
+
+def fold_batch_norm(model):
+    """A copy of `model` (eval mode) with every Conv2d → BatchNorm2d pair folded into the conv."""
+    import torch
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = copy.deepcopy(model).eval()
+    for parent in folded.modules():
+        children = list(parent.named_children())
+        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(parent, bn_name, nn.Identity())
+    with torch.no_grad():
+        return folded
+
+
+def prepare(model, sample: np.ndarray):
+    """Folded, exported, fake-quantised copy of `model`, ready to train.
+
+    The returned graph module answers `.train()` / `.eval()` (torchao's hook that switches the exported
+    graph's dropout and BN behaviour), so the ordinary training loop drives it.
+    """
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+
+    # Export in train mode: an eval-mode program would keep dropout off during fine-tuning.
+    program = export_program(fold_batch_norm(model).train(), sample)
+    prepared = prepare_qat_pt2e(program.module(), qat_quantizer())
+    allow_exported_model_train_eval(prepared)
+    return prepared
+
+
+def freeze(prepared):
+    """Stop range tracking: from here on the fake-quantisers use the learned scales as constants."""
+    from torchao.quantization.pt2e import disable_observer
+
+    prepared.apply(disable_observer)
+    prepared.eval()  # torchao's eval hook returns None, so no chaining
+    return prepared
+
+
+def convert(prepared):
+    """Frozen prepared module → quantised Q/DQ program (weights not folded, as litert-torch wants)."""
+    from edgekd.quantization import convert as convert_pt2e
+
+    return convert_pt2e(copy.deepcopy(freeze(prepared)))
+
+
+def save(prepared, path: Path) -> None:
+    """Weights and fake-quantiser state as safetensors (see quantization.save_calibration)."""
+    from edgekd.quantization import save_calibration
+
+    save_calibration(prepared, path)
+
+
+def load(model, path: Path, sample: np.ndarray):
+    """Rebuild the quantised program of a QAT run from the source `model` and its saved state."""
+    from safetensors.torch import load_file
+
+    prepared = prepare(model, sample)
+    prepared.load_state_dict(load_file(str(path)), strict=True)
+    return convert(prepared)
