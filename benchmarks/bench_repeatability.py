@@ -38,7 +38,7 @@ def main() -> None:
     quiet_third_party()
     split = load_split("test")
     test = SimpleNamespace(inputs=normalize(split.images[:1000]), labels=split.labels[:1000])
-    config = SimpleNamespace(threads=1, batch_size=1, warmup=20, min_runs=200, min_seconds=1.0)
+    config = SimpleNamespace(threads=1, warmup=20, min_runs=200, min_seconds=1.0)
     torch.manual_seed(0)
     models = {"teacher": load_model("fmnist_teacher", ROOT / "models" / "fmnist_teacher.safetensors").eval(),
               "student": build_model("fmnist_student").eval()}

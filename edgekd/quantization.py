@@ -40,6 +40,12 @@ def export_program(module, sample: np.ndarray):
     return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
 
 
+def calibration_sample(train_inputs: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """A fixed, seeded, class-mixed sample of the training set: calibration must not see test data."""
+    pick = np.random.default_rng(seed).permutation(len(train_inputs))[:count]
+    return train_inputs[np.sort(pick)]
+
+
 def calibrate(model, calibration: np.ndarray, batch_size: int = 64):
     """Post-training calibration: insert observers and record activation ranges on `calibration`.
 

@@ -15,9 +15,9 @@ ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs"
               "reference", "fp32_parity_max_abs", "fp32_top1_agreement")
 
 
-def bench_row(candidate: dict[str, Any], test, config) -> dict[str, Any]:
-    """A report row. A failed export stays a row, with its reason, instead of disappearing."""
-    row = {key: candidate.get(key) for key in ROW_FIELDS}
+def bench_row(candidate: dict[str, Any], test, config, batch_size: int = 1) -> dict[str, Any]:
+    """A report row at `batch_size`. A failed export stays a row, with its reason, instead of disappearing."""
+    row = {key: candidate.get(key) for key in ROW_FIELDS} | {"batch_size": batch_size}
     if candidate["status"] != "ok":
         return {**row, "target": _target_name(candidate), "accuracy": None, "size_bytes": None}
     from edgekd.bench.latency import measure_latency
@@ -28,7 +28,11 @@ def bench_row(candidate: dict[str, Any], test, config) -> dict[str, Any]:
         rss_before = _rss_bytes()
         started = time.perf_counter()
         runtime = load_runtime(candidate, config.threads)
-        batch = runtime.fixed_batch or config.batch_size
+        if runtime.fixed_batch and runtime.fixed_batch != batch_size:
+            return {**row, "status": "skipped", "target": runtime.target, "accuracy": None, "size_bytes": None,
+                    "reason": f"the file's batch is fixed at {runtime.fixed_batch} (converted for the shape "
+                              f"phones run); batch {batch_size} is not measured on it"}
+        batch = batch_size
         sample = np.ascontiguousarray(test.inputs[:batch])
         runtime.run(sample)
         cold_start_ms = (time.perf_counter() - started) * 1e3  # load (session create) + first inference

@@ -38,9 +38,11 @@ class Report(BaseModel):
     rows: list[ReportRow]
 
     def row(self, model: str, fmt: str) -> ReportRow | None:
-        """The row budgets are about: the model and format on this machine (not an emulated target)."""
+        """The row budgets are about: the model and format on this machine (not an emulated target), at
+        batch 1 (older reports have no batch field: they measured batch 1)."""
         return next((r for r in self.rows if r.model == model and r.format == fmt
-                     and not (r.target or "").startswith("qemu-")), None)
+                     and not (r.target or "").startswith("qemu-") and getattr(r, "batch_size", None) in (None, 1)),
+                    None)
 
 
 def load_report(path: str | Path) -> Report:

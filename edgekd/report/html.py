@@ -20,11 +20,14 @@ TEACHER, STUDENT = "#8c6d31", "#3182bd"
 def render_html(report: dict[str, Any]) -> str:
     rows = report["rows"]
     timed = [r for r in rows if r["status"] == "ok" and r.get("latency_ms_p50")]
+    # The plots compare models at one batch size, the smallest measured; the table has them all.
+    batch = min((r.get("batch_size") or 1 for r in timed), default=1)
+    timed = [r for r in timed if (r.get("batch_size") or 1) == batch]
     emulated = [r for r in rows if r["status"] == "ok" and r.get("instructions_per_inference")]
     versus_teacher = [r for r in timed if r["model"] != "teacher" and r.get("speedup_vs_teacher")]
     figures = []
     if timed:
-        figures += [("Latency (batch 1, ms; bar = p50, ticks = p90 and p99)", _latency_plot(timed)),
+        figures += [(f"Latency (batch {batch}, ms; bar = p50, ticks = p90 and p99)", _latency_plot(timed)),
                     ("Accuracy vs latency, with the Pareto front", _pareto_plot(timed)),
                     ("File size", _size_plot(timed))]
     if versus_teacher:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 COLUMNS = [
-    ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"),
+    ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"), ("batch_size", "batch", "{}"),
     ("accuracy", "acc %", "pct"), ("delta_accuracy_pt", "Δ vs teacher (pt)", "{:+.2f}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("latency_ms_p99", "p99 ms", "{:.3f}"), ("cold_start_ms", "cold start ms", "{:.1f}"),
@@ -24,7 +24,7 @@ COLUMNS = [
 
 
 # The terminal is narrower than a Markdown page: the essentials only.
-TERMINAL_KEYS = ("model", "format", "target", "accuracy", "latency_ms_p50", "latency_ms_p99", "speedup_vs_teacher",
+TERMINAL_KEYS = ("model", "format", "target", "batch_size", "accuracy", "latency_ms_p50", "latency_ms_p99", "speedup_vs_teacher",
                  "instructions_per_inference", "size_bytes", "parity_max_abs", "status")
 
 
@@ -61,20 +61,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     for row in report["rows"]:
         cells = [cell(row.get(key), fmt) for key, _, fmt in COLUMNS[:-1]] + [status_cell(row)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Latency: batch 1, median (p50) and p90 over at least 200 timed runs after warm-up. "
-              "Speedup and compression compare with the teacher's fp32 model in the same format family "
-              "on the same target. Parity: max |logit difference| and top-1 agreement with the PyTorch "
-              "model the file was exported from (for int8: the fake-quantised PyTorch model, PTQ or QAT as "
-              "report.json's `reference` says), on the test "
-              "set; `agree w/ fp32` compares int8 files with the fp32 PyTorch model. "
-              "Cold start: load (session creation) plus the first inference. % of matmul peak: achieved "
-              "GFLOP/s (2 × MACs per inference at the median latency) over the best of torch and ONNX Runtime "
-              "on a 1024² fp32 matmul "
-              "on the same threads. report.json also has peak_rss_bytes (the process's peak so far) and "
-              "rss_growth_bytes (resident memory added by loading and running the model). "
-              "Rows on `qemu-aarch64-*` targets run the same file under QEMU user-mode emulation of that "
-              "Arm core: their cost is emulated AArch64 instructions per inference (single thread, "
-              "median), not milliseconds, and their parity is against x86 running the same file.", ""]
+    lines += ["", "Latency: median (p50) and p90 over at least 200 timed calls after warm-up, each call one batch of "
+              "the size in the `batch` column. Speedup and compression compare with the teacher's fp32 model in "
+              "the same format family on the same target at the same batch size. Parity: max |logit difference| "
+              "and top-1 agreement with the PyTorch model the file was exported from (for int8: the fake-"
+              "quantised PyTorch model, PTQ or QAT as report.json's `reference` says), on the test set; `agree w/"
+              " fp32` compares int8 files with the fp32 PyTorch model. Cold start: load (session creation) plus "
+              "the first inference. % of matmul peak: achieved GFLOP/s (2 × MACs per inference at the median "
+              "latency) over the best of torch and ONNX Runtime on a 1024² fp32 matmul on the same threads. "
+              "report.json also has peak_rss_bytes (the process's peak so far) and rss_growth_bytes (resident "
+              "memory added by loading and running the model). Rows on `qemu-aarch64-*` targets run the same file"
+              " under QEMU user-mode emulation of that Arm core: their cost is emulated AArch64 instructions per "
+              "inference (single thread, median), not milliseconds, and their parity is against x86 running the "
+              "same file.", ""]
     kd = report.get("kd_vs_ce")
     if kd:
         lines += ["## Does distillation help?", "",

@@ -13,7 +13,7 @@ def family(fmt: str) -> str:
 
 
 def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each row compared with the teacher's fp32 model in the same family on the same target.
+    """Each row compared with the teacher's fp32 model in the same family, target and batch size.
 
     Same family and target keeps the comparison fair: an int8 TFLite student is compared with the
     fp32 TFLite teacher in the same interpreter, so speedup and compression include both the
@@ -21,7 +21,7 @@ def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     teacher = next((r for r in bench_rows if r["model"] == "teacher" and r["format"] == "pytorch"), None)
     references = {
-        (family(r["format"]), r["target"]): r
+        (family(r["format"]), r["target"], r.get("batch_size")): r
         for r in bench_rows
         if r["model"] == "teacher" and r["status"] == "ok" and r["format"] in ("pytorch", "onnx_fp32", "tflite_fp32")
     }
@@ -34,7 +34,7 @@ def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "batch_size", "instructions_per_inference", "instruction_spread", "cold_start_ms", "peak_rss_bytes",
             "rss_growth_bytes", "macs", "gflops", "peak_gflops", "gflops_fraction_of_peak")}
         out["threads"] = (row.get("runtime_info") or {}).get("threads")
-        reference = references.get((family(row["format"]), row.get("target")))
+        reference = references.get((family(row["format"]), row.get("target"), row.get("batch_size")))
         ok = row["status"] == "ok"
         out["delta_accuracy_pt"] = (
             100 * (row["accuracy"] - teacher["accuracy"])

@@ -20,7 +20,7 @@ class BenchConfig(StageConfig):
     type: Literal["bench"] = "bench"
     models: list[ModelRole] = ["teacher", "student"]
     threads: PositiveInt = 1
-    batch_size: PositiveInt = 1
+    batch_sizes: list[PositiveInt] = Field(default=[1], min_length=1, description="a latency row per batch size")
     warmup: int = Field(20, ge=0)
     min_runs: int = Field(200, ge=200)
     min_seconds: PositiveFloat = 1.0
@@ -47,11 +47,13 @@ class BenchStage(Stage):
         test = ctx.data.split("test")
         rows = []
         with progress_bar(ctx.console) as progress:
-            task = progress.add_task("benchmark", total=len(candidates) + len(emulated), status="")
+            total = len(candidates) * len(config.batch_sizes) + len(emulated)
+            task = progress.add_task("benchmark", total=total, status="")
             for candidate in candidates:
-                progress.update(task, status=f"{candidate['model']} {candidate['format']}")
-                rows.append(bench_row(candidate, test, config))
-                progress.advance(task)
+                for batch_size in config.batch_sizes:
+                    progress.update(task, status=f"{candidate['model']} {candidate['format']} batch {batch_size}")
+                    rows.append(bench_row(candidate, test, config, batch_size))
+                    progress.advance(task)
             for candidate in emulated:  # after every x86 row: emulation is slow and optional
                 progress.update(task, status=f"{candidate['model']} {candidate['format']} on emulated aarch64")
                 rows.extend(emulated_rows(candidate, test, config))

@@ -26,11 +26,11 @@ class PtqStage(Stage):
 
     def run(self, config: PtqConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import accuracy, torch_logits
-        from edgekd.quantization import calibrate, convert, save_calibration
+        from edgekd.quantization import calibrate, calibration_sample, convert, save_calibration
         from edgekd.stages.model_refs import load_role, model_artifact
 
         test = ctx.data.split("test")
-        calibration = calibration_images(ctx, config.calibration_samples)
+        calibration = calibration_sample(ctx.data.split("train").inputs, config.calibration_samples, ctx.seed)
         metrics: dict[str, Any] = {"calibration_samples": int(len(calibration)),
                                    "scheme": "int8 symmetric per-channel weights, per-tensor activations",
                                    "models": {}}
@@ -44,11 +44,3 @@ class PtqStage(Stage):
                                        "source_artifact": model_artifact(ctx, role).id}
         return metrics
 
-
-def calibration_images(ctx, count: int):
-    """A fixed, seeded, class-mixed sample of the training set: calibration must not see test data."""
-    import numpy as np
-
-    train = ctx.data.split("train")
-    pick = np.random.default_rng(ctx.seed).permutation(len(train))[:count]
-    return train.inputs[np.sort(pick)]

@@ -35,18 +35,17 @@ class QatStage(Stage):
     def run(self, config: QatConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd import qat
         from edgekd.model_artifacts import accuracy, load_model, torch_logits
-        from edgekd.quantization import calibrate, convert
+        from edgekd.quantization import calibrate, calibration_sample, convert
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
-        from edgekd.stages.ptq import calibration_images
         from edgekd.stages.student_finetune import finetune_with_kd
 
         source = model_artifact(ctx, "student")
         model = load_model(source)
         train, test = ctx.data.split("train"), ctx.data.split("test")
         fp32_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
-        ptq_accuracy = accuracy(torch_logits(convert(calibrate(model, calibration_images(ctx, config.calibration_samples))),
-                                             test.inputs), test.labels)
+        calibration = calibration_sample(train.inputs, config.calibration_samples, ctx.seed)
+        ptq_accuracy = accuracy(torch_logits(convert(calibrate(model, calibration)), test.inputs), test.labels)
         ctx.console.print(f"student fp32 {fp32_accuracy:.4f}, PTQ int8 {ptq_accuracy:.4f}: QAT fine-tune starts")
         prepared = qat.prepare(model, train.inputs)
         finetune_with_kd(prepared, ctx, open_latest_cache(ctx), config.train.recipe(), ctx.seed,
