@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekd.quantization import EXPORT_BATCH, export_program  # noqa: F401  (sets the torchao env first)
+from edgekd.quantization import export_program  # also sets the torchao environment before its import
 
 EPS = 2**-12  # the smallest scale, as in the PTQ quantiser
 
@@ -31,7 +31,6 @@ def qat_quantizer():
     """PTQ's quantiser with every observer replaced by a fake-quantiser that tracks moving ranges."""
     import dataclasses
 
-    import torch
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
     from torchao.quantization.pt2e import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver
 
@@ -42,26 +41,24 @@ def qat_quantizer():
     weight = dataclasses.replace(
         base.weight,
         observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, eps=EPS))
-    assert base.weight.qscheme == torch.per_channel_symmetric
     config = dataclasses.replace(base, input_activation=activation, output_activation=activation, weight=weight)
     return PT2EQuantizer().set_global(config)
 
 
 def fold_batch_norm(model):
-    """A copy of `model` (eval mode) with every Conv2d → BatchNorm2d pair folded into the conv."""
-    import torch
+    """A copy of `model` (eval mode) with every Conv2d directly followed by a BatchNorm2d (siblings in
+    the same container, as in a Sequential) folded into the conv; the BN becomes an Identity."""
     from torch import nn
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     folded = copy.deepcopy(model).eval()
-    for parent in folded.modules():
+    for parent in list(folded.modules()):
         children = list(parent.named_children())
         for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(parent, bn_name, nn.Identity())
-    with torch.no_grad():
-        return folded
+    return folded
 
 
 def prepare(model, sample: np.ndarray):

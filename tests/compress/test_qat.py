@@ -86,3 +86,23 @@ def test_qat_before_prune_is_refused_at_export(tmp_path):
     ])
     with pytest.raises(ConfigError, match="the qat stage quantised another student"):
         run(config)
+
+
+def test_folding_batch_norm_keeps_the_function_and_removes_the_bn():
+    import torch
+    from torch import nn
+
+    from edgekd.qat import fold_batch_norm
+    from edgekd.zoo import build_model
+
+    torch.manual_seed(0)
+    model = build_model("fmnist_student").train()
+    with torch.no_grad():  # non-trivial running statistics
+        for _ in range(3):
+            model(torch.randn(64, 1, 28, 28) * 2 + 0.5)
+    model.eval()
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+    x = torch.randn(8, 1, 28, 28)
+    torch.testing.assert_close(folded(x), model(x), atol=1e-5, rtol=1e-4)
