@@ -31,6 +31,7 @@ class QatConfig(StageConfig):
 class QatStage(Stage):
     type = "qat"
     Config = QatConfig
+    distributed = True  # under torchrun the fine-tune is DistributedDataParallel; rank 0 writes
 
     def run(self, config: QatConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd import qat

@@ -1,5 +1,5 @@
 """Two processes on one machine (torchrun, gloo on CPU): the sharded cache is byte-identical to one
-process's, and DDP distillation converges with artifacts written once."""
+process's, and DDP distillation and QAT converge with artifacts written once."""
 
 import json
 import subprocess
@@ -17,6 +17,7 @@ PIPELINE = {
         {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
         {"type": "cache", "shard_rows": 1000},
         {"type": "distill", "train": {"epochs": 3}, "baseline_seeds": []},
+        {"type": "qat", "train": {"epochs": 1, "lr": 0.005}, "calibration_samples": 128},
     ],
 }
 
@@ -34,11 +35,14 @@ def test_two_processes_match_one(tmp_path):
     single = run(parse_config({**PIPELINE, "artifacts_dir": str(tmp_path / "one")}))
 
     two = {path.name.split("-")[0]: path for path in (tmp_path / "two").iterdir() if not path.name.startswith(".")}
-    assert sorted(two) == ["cache", "distill", "teacher"], "each artifact is written once, by rank 0"
+    assert sorted(two) == ["cache", "distill", "qat", "teacher"], "each artifact is written once, by rank 0"
     manifest = {name: json.loads((path / "manifest.json").read_text()) for name, path in two.items()}
     cache_files = {name: r["sha256"] for name, r in manifest["cache"]["files"].items()}
     assert len([n for n in cache_files if n.endswith(".npy")]) == 6
     assert cache_files == _files(single.artifacts["cache"]), "sharded cache differs from the single-process one"
     assert manifest["distill"]["metrics"]["accuracy"] > 0.7
     assert abs(manifest["distill"]["metrics"]["accuracy"] - single.artifacts["distill"].metrics["accuracy"]) < 0.05
+    qat = manifest["qat"]["metrics"]  # fake-quant ranges under DDP follow rank 0's buffers
+    assert abs(qat["accuracy"] - single.artifacts["qat"].metrics["accuracy"]) < 0.05
+    assert qat["accuracy"] > qat["fp32_accuracy"] - 0.05
     assert not (tmp_path / "two" / ".resume").exists() or not any((tmp_path / "two" / ".resume").iterdir())
