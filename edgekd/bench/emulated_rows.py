@@ -12,21 +12,44 @@ from edgekd.bench.rows import ROW_FIELDS, load_runtime
 
 
 def emulable(candidate: dict[str, Any]) -> bool:
-    """An exported file the aarch64 userland can run (its x86 reference runs on the CPU provider)."""
-    return (candidate["status"] == "ok" and candidate["runtime"] in ("onnxruntime", "litert")
+    """A model file the aarch64 userland can run: an export (its x86 reference runs on the CPU
+    provider) or a PyTorch checkpoint (run by the guest's CPU-only torch)."""
+    return (candidate["status"] == "ok" and candidate["runtime"] in ("onnxruntime", "litert", "pytorch")
             and candidate.get("provider", "CPUExecutionProvider") == "CPUExecutionProvider")
 
 
+def _architecture(candidate: dict[str, Any]) -> dict[str, Any]:
+    """What the guest needs to rebuild a PyTorch checkpoint (nothing for an exported file): the
+    registry name and kwargs, named by a bare checkpoint's `--arch` or recorded in a pipeline
+    model's artifact manifest."""
+    if candidate["runtime"] != "pytorch":
+        return {}
+    if candidate.get("architecture"):
+        return {"arch": candidate["architecture"], "arch_kwargs": {}}
+    from edgekd.artifacts import Artifact
+
+    metrics = Artifact.open(candidate["artifact"]).metrics
+    return {"arch": metrics["model"], "arch_kwargs": metrics.get("model_kwargs", {})}
+
+
+def _reference(candidate: dict[str, Any], samples: int) -> str:
+    if candidate["runtime"] == "pytorch":
+        import torch
+
+        return f"x86 PyTorch {torch.__version__}, same weights, first {samples} test images"
+    return f"x86 {candidate['runtime']}, same file, first {samples} test images"
+
+
 def emulated_rows(candidate: dict[str, Any], test, config) -> list[dict[str, Any]]:
-    """One row per configured CPU for an exported file; skipped (with the reason) when the emulator
-    is not set up, failed (with the reason) when the emulated run breaks."""
+    """One row per configured CPU for a model file; skipped (with the reason) when the emulator is
+    not set up, failed (with the reason) when the emulated run breaks."""
     from edgekd.parity import parity
     from edgekd.runtimes.base import predict
     from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available, run_emulated
 
     base = {key: candidate.get(key) for key in ROW_FIELDS}
     base.update(accuracy=None, macs=candidate.get("macs"),
-                reference=f"x86 {candidate['runtime']}, same file, first {config.emulated_samples} test images",
+                reference=_reference(candidate, config.emulated_samples),
                 size_bytes=os.path.getsize(candidate["path"]), top1_agreement=None, parity_max_abs=None,
                 fp32_parity_max_abs=None, fp32_top1_agreement=None)
     try:
@@ -35,12 +58,21 @@ def emulated_rows(candidate: dict[str, Any], test, config) -> list[dict[str, Any
         return [{**base, "target": f"qemu-aarch64-{cpu}", "status": "skipped", "reason": str(exc)}
                 for cpu in config.emulated_cpus]
     inputs = np.ascontiguousarray(test.inputs[:config.emulated_samples])
-    reference = predict(load_runtime(candidate, threads=1), inputs, batch_size=1)
+    try:
+        reference = predict(load_runtime(candidate, threads=1), inputs, batch_size=1)
+    except Exception as exc:  # e.g. a checkpoint that does not fit its --arch: rows that say so
+        reason = f"x86 reference: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        return [{**base, "target": f"qemu-aarch64-{cpu}", "status": "failed", "reason": reason}
+                for cpu in config.emulated_cpus]
     rows = []
     for cpu in config.emulated_cpus:
         row = {**base, "target": f"qemu-aarch64-{cpu}"}
         try:
-            run = run_emulated(Path(candidate["path"]), inputs, cpu, runs=config.emulated_runs)
+            run = run_emulated(Path(candidate["path"]), inputs, cpu, runs=config.emulated_runs,
+                               **_architecture(candidate))
+        except EmulatorUnavailable as exc:  # e.g. a set-up made before PyTorch was added to it
+            rows.append({**row, "status": "skipped", "reason": str(exc)})
+            continue
         except Exception as exc:  # an emulated run that breaks is a row with the reason
             rows.append({**row, "status": "failed", "reason": f"{type(exc).__name__}: {str(exc)[:300]}"})
             continue

@@ -1,6 +1,8 @@
-"""Runs inside the emulated aarch64 Python (numpy + onnxruntime or ai-edge-litert only, no edgekd).
+"""Runs inside the emulated aarch64 Python: numpy + onnxruntime, ai-edge-litert or torch, and for a
+PyTorch checkpoint `edgekd.zoo` (the architecture code; the host copies the package into the job).
 
     python3.11 aarch64_guest.py MODEL INPUTS.npy OUT_DIR --runs N --warmup W
+                                [--arch NAME --kwargs JSON]   (MODEL.safetensors: a PyTorch checkpoint)
 
 1. Predicts every input (float32 NCHW, one sample per call) and saves the float32 outputs, for the
    parity check against x86.
@@ -69,6 +71,31 @@ def load_tflite(path):
                  "delegate": "xnnpack (default)"}
 
 
+def load_pytorch(path, arch, kwargs):
+    """The registered architecture (edgekd.zoo, plain torch.nn) filled with the checkpoint's weights."""
+    import torch
+    from safetensors.torch import load_file  # tensors only: loading cannot run code
+
+    from edgekd.zoo import build_model
+
+    torch.set_num_threads(1)
+    model = build_model(arch, **kwargs)
+    state, expected = load_file(path), model.state_dict()
+    misfits = sorted(k for k in state.keys() | expected.keys()
+                     if k not in state or k not in expected or state[k].shape != expected[k].shape)
+    if misfits:  # one short line (torch's own message lists every tensor): the host reports stderr's tail
+        sys.exit(f"{os.path.basename(path)} does not fit {arch} {kwargs}: {len(misfits)} tensors differ "
+                 f"in name or shape, e.g. {', '.join(misfits[:3])}")
+    model.load_state_dict(state)
+    model.eval()
+
+    def run(x):
+        with torch.inference_mode():
+            return model(torch.from_numpy(x)).float().numpy()
+
+    return run, {"engine": "pytorch", "version": torch.__version__, "arch": arch}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
@@ -76,8 +103,13 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--arch", help="registered architecture of a .safetensors checkpoint")
+    parser.add_argument("--kwargs", default="{}", help="its builder's keyword arguments, as JSON")
     args = parser.parse_args()
-    run, info = (load_onnx if args.model.endswith(".onnx") else load_tflite)(args.model)
+    if args.model.endswith(".safetensors"):
+        run, info = load_pytorch(args.model, args.arch, json.loads(args.kwargs))
+    else:
+        run, info = (load_onnx if args.model.endswith(".onnx") else load_tflite)(args.model)
     inputs = np.load(args.inputs).astype(np.float32)
     outputs = np.concatenate([np.asarray(run(inputs[i:i + 1]), dtype=np.float32) for i in range(len(inputs))])
     np.save(os.path.join(args.out, "outputs.npy"), outputs)

@@ -1,14 +1,15 @@
-"""Mobile-class ARM without ARM hardware: the same .onnx / .tflite under QEMU user-mode emulation.
+"""Mobile-class ARM without ARM hardware: the same .onnx / .tflite / .safetensors under QEMU user-mode
+emulation.
 
 `make arm-setup` (tools/arm/setup.sh) builds an aarch64 Debian userland with the official aarch64
-wheels (numpy, onnxruntime, ai-edge-litert) and our instruction-count TCG plugin. A measurement runs
-`aarch64_guest.py` under `qemu-aarch64 -cpu cortex-a53|cortex-a76` with ASLR off and one thread, and
-reports:
+wheels (numpy, onnxruntime, ai-edge-litert, CPU-only torch 2.9.1) and our instruction-count TCG
+plugin. A measurement runs `aarch64_guest.py` under `qemu-aarch64 -cpu cortex-a53|cortex-a76` with
+ASLR off and one thread, and reports:
 - `instructions_per_inference`: emulated AArch64 instructions executed by the inference thread per
   call (median of the measured runs, minus the marker's own cost). Deterministic; it is a cost
   figure, not a latency: QEMU models no caches or pipelines.
 - the outputs for the given inputs, for parity against x86.
-The counts depend on the QEMU, onnxruntime and LiteRT versions; compare them only within one set-up.
+The counts depend on the QEMU, onnxruntime, LiteRT and torch versions; compare them only within one set-up.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 CPUS = ("cortex-a53", "cortex-a76")
 WINDOW = re.compile(r"window tag=(-?\d+) vcpu=(\d+) insns=(\d+) all_threads=(\d+)")
 GUEST_SCRIPT = Path(__file__).with_name("aarch64_guest.py")
+PACKAGE = Path(__file__).resolve().parents[1]  # edgekd/, whose zoo the guest builds checkpoints from
 
 
 class EmulatorUnavailable(RuntimeError):
@@ -61,12 +63,21 @@ def check_available(root: Path | None = None) -> Path:
 
 
 def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warmup: int = 3,
-                 root: Path | None = None, timeout: float = 600) -> EmulatedRun:
-    """Run `model` on `inputs` (float32 NCHW) and count instructions per inference on `cpu`."""
+                 root: Path | None = None, timeout: float = 600, arch: str | None = None,
+                 arch_kwargs: dict | None = None) -> EmulatedRun:
+    """Run `model` on `inputs` (float32 NCHW) and count instructions per inference on `cpu`.
+
+    A .safetensors checkpoint runs in the guest's PyTorch, built as the registered architecture
+    `arch` (edgekd.zoo) with `arch_kwargs`."""
     if cpu not in CPUS:
         raise ValueError(f"unknown emulated CPU {cpu!r}; choose from {', '.join(CPUS)}")
+    pytorch = model.suffix == ".safetensors"
+    if pytorch and not arch:
+        raise ValueError(f"{model.name}: a checkpoint holds weights only; name its architecture")
     root = check_available(root)
     rootfs = root / "rootfs"
+    if pytorch and not (rootfs / "opt/site-torch/torch").is_dir():  # a set-up older than PyTorch rows
+        raise EmulatorUnavailable(f"no aarch64 PyTorch in {root} (run `make arm-setup` again to add it)")
     # The fake /proc/cpuinfo decides which CPU-tuned kernels XNNPACK picks: it must match -cpu.
     # One measurement at a time per set-up folder, since this file is shared.
     shutil.copyfile(root / "cpuinfo" / cpu, rootfs / "proc" / "cpuinfo")
@@ -84,7 +95,15 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
                    f"{root / 'plugin' / 'libinsncount.so'},out={counts}",
                    str(rootfs / "usr/bin/python3.11"), str(job / "guest.py"), str(job / model.name),
                    str(job / "inputs.npy"), str(job), "--runs", str(runs), "--warmup", str(warmup)]
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/opt/site", "PYTHONHASHSEED": "0", "HOME": "/root",
+        pythonpath = "/opt/site"
+        if pytorch:
+            # The guest rebuilds the model from the same zoo code as x86: a copy of the package in the
+            # job (the guest's own, throw-away bytecode lands there, not in the source tree), and the
+            # aarch64 torch from its own folder (tools/arm/setup.sh).
+            shutil.copytree(PACKAGE, job / "edgekd", ignore=shutil.ignore_patterns("__pycache__"))
+            command += ["--arch", arch, "--kwargs", json.dumps(arch_kwargs or {})]
+            pythonpath = f"/opt/site:/opt/site-torch:{job}"
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": pythonpath, "PYTHONHASHSEED": "0", "HOME": "/root",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:

@@ -59,6 +59,73 @@ def test_xnnpack_picks_core_specific_kernels(student_files):
     assert a76.instructions_per_inference < a53.instructions_per_inference  # dot-product kernels on A76
 
 
+@pytest.fixture(scope="module")
+def student_checkpoint(tmp_path_factory):
+    from edgekd.checkpoints import save_weights
+
+    path = tmp_path_factory.mktemp("arm-torch") / "student.safetensors"
+    torch.manual_seed(0)
+    model = build_model("fmnist_student").eval()
+    save_weights(model, path)
+    inputs = np.random.default_rng(1).normal(size=(4, 1, 28, 28)).astype(np.float32)
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(inputs)).numpy()
+    return path, inputs, expected
+
+
+@needs_emulator
+def test_pytorch_checkpoint_row_matches_x86_and_its_count_repeats(student_checkpoint):
+    """The guest's own aarch64 torch (older than x86's) rebuilds the zoo model from the safetensors."""
+    path, inputs, expected = student_checkpoint
+    candidate = {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok",
+                 "path": str(path), "architecture": "fmnist_student"}
+    config = SimpleNamespace(emulated_cpus=["cortex-a53"], emulated_samples=4, emulated_runs=3)
+    [row] = emulated_rows(candidate, SimpleNamespace(inputs=inputs), config)
+    assert row["status"] == "ok", row
+    assert row["reference"].startswith("x86 PyTorch ") and row["runtime_info"]["engine"] == "pytorch"
+    assert row["parity_max_abs"] <= 1e-4 and row["top1_agreement"] == 1.0
+    assert row["instructions_per_inference"] > 100_000
+    again = run_emulated(path, inputs, "cortex-a53", runs=3, arch="fmnist_student")  # the row's runs and warm-up
+    assert abs(again.instructions_per_inference - row["instructions_per_inference"]) \
+        <= 0.001 * row["instructions_per_inference"]
+    np.testing.assert_allclose(again.outputs, expected, atol=1e-4)
+    assert (again.outputs.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+@needs_emulator
+def test_a_checkpoint_that_does_not_fit_fails_in_the_guest_with_the_reason(student_checkpoint):
+    path, inputs, _ = student_checkpoint
+    with pytest.raises(RuntimeError, match="does not fit fmnist_teacher .* tensors differ"):
+        run_emulated(path, inputs[:1], "cortex-a53", runs=1, warmup=0, arch="fmnist_teacher")
+
+
+def test_pytorch_rows_fail_with_the_reason_when_x86_cannot_load_the_checkpoint(student_checkpoint):
+    path, inputs, _ = student_checkpoint
+    candidate = {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok",
+                 "path": str(path), "architecture": "fmnist_teacher"}
+    config = SimpleNamespace(emulated_cpus=["cortex-a53"], emulated_samples=1, emulated_runs=1)
+    [row] = emulated_rows(candidate, SimpleNamespace(inputs=inputs), config)
+    if NOT_SET_UP:
+        assert row["status"] == "skipped"
+    else:
+        assert row["status"] == "failed" and row["reason"].startswith("x86 reference: CheckpointError")
+
+
+@needs_emulator
+def test_a_set_up_without_pytorch_skips_pytorch_rows_with_the_way_to_add_it(tmp_path, monkeypatch,
+                                                                              student_checkpoint):
+    path, inputs, _ = student_checkpoint
+    for part in ("rootfs/usr/bin/python3.11", "plugin/libinsncount.so", "cpuinfo/cortex-a53"):
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / part).touch()  # an older set-up: everything but rootfs/opt/site-torch
+    monkeypatch.setenv("EDGEKD_ARM_ROOT", str(tmp_path))
+    candidate = {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok",
+                 "path": str(path), "architecture": "fmnist_student"}
+    config = SimpleNamespace(emulated_cpus=["cortex-a53"], emulated_samples=1, emulated_runs=1)
+    [row] = emulated_rows(candidate, SimpleNamespace(inputs=inputs), config)
+    assert row["status"] == "skipped" and "make arm-setup" in row["reason"]
+
+
 def test_without_the_emulator_rows_are_skipped_with_the_way_to_set_it_up(tmp_path, monkeypatch, student_files):
     folder, inputs, _ = student_files
     monkeypatch.setenv("EDGEKD_ARM_ROOT", str(tmp_path / "nothing-here"))

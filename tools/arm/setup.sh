@@ -2,7 +2,8 @@
 # tools/arm/setup.sh [DIR]  -- `make arm-setup`: everything the emulated aarch64 bench target needs.
 #
 # DIR (default .arm) receives:
-#   DIR/rootfs/             aarch64 Debian bookworm userland (python3.11) + wheels in /opt/site
+#   DIR/rootfs/             aarch64 Debian bookworm userland (python3.11) + wheels in /opt/site,
+#                           CPU-only PyTorch and its deps in /opt/site-torch
 #   DIR/rootfs/proc/cpuinfo fake ARM cpuinfo (edgekd copies the one matching -cpu from DIR/cpuinfo/)
 #   DIR/plugin/libinsncount.so  our QEMU TCG instruction-count plugin (built from insncount.c)
 #   DIR/qemu-src/           Debian qemu source package files (only the plugin header is extracted)
@@ -18,6 +19,14 @@ SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 # aarch64 wheel pins (newest aarch64 ai-edge-litert is 1.4.0; x86 project uses 2.3.0)
 WHEELS=(numpy==2.4.6 onnxruntime==1.32.0 ai-edge-litert==1.4.0)
+# PyTorch for the emulated "pytorch" rows: CPU-only aarch64 torch. 2.9.1 is the newest that runs on
+# the Cortex-A53: 2.10.0 dies with SIGILL at `import torch` on ARMv8.0 cores (LSE atomics in
+# libc10.so, pytorch/pytorch#174344), and 2.11+ aarch64 wheels are CUDA builds. Installed with
+# --no-deps and every dependency pinned here, because pip evaluates Requires-Dist markers against the
+# *host* (x86_64) and would pull torch's x86-only nvidia-*/triton wheels. numpy and
+# typing-extensions come from /opt/site.
+TORCH_WHEELS=(torch==2.9.1 safetensors==0.8.0 filelock==4.2.12 sympy==1.14.0 mpmath==1.3.0
+              networkx==3.6.1 jinja2==3.1.6 markupsafe==3.0.4 fsspec==2026.9.0)
 NICE=()
 mkdir -p "$STAMPS"
 
@@ -101,6 +110,41 @@ cpuinfo cortex-a76 0x41 0x4 0xd0b 1 \
   38.40 > "$DIR/cpuinfo/cortex-a76"
 [[ -e "$ROOT/proc/cpuinfo" ]] || cp "$DIR/cpuinfo/cortex-a53" "$ROOT/proc/cpuinfo"
 for f in possible present online; do echo 0 > "$ROOT/sys/devices/system/cpu/$f"; done
+
+# ---------------------------------------------------------------- 4b. aarch64 PyTorch wheels
+# (after 4, so that the fake /proc/cpuinfo and /sys entries exist for its smoke test.)
+# Own folder and own stamp (named after the pin list), so an existing set-up picks the wheels up
+# and a changed pin reinstalls them, without touching /opt/site.
+TORCH_STAMP="torch-wheels-$(printf '%s\n' "${TORCH_WHEELS[@]}" | sha256sum | cut -c1-12)"
+if ! done_ "$TORCH_STAMP"; then
+  step "pip install --no-deps --target rootfs/opt/site-torch (aarch64 wheels): ${TORCH_WHEELS[*]}"
+  rm -rf "$ROOT/opt/site-torch"
+  PIP_BREAK_SYSTEM_PACKAGES=1 "${NICE[@]}" python3 -m pip install -q --disable-pip-version-check --no-compile \
+      --no-deps --target "$ROOT/opt/site-torch" --only-binary=:all: --implementation cp --python-version 3.11 \
+      --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 \
+      --platform manylinux_2_27_aarch64 --platform manylinux_2_28_aarch64 \
+      "${TORCH_WHEELS[@]}"
+  # A CUDA build would need libcudart & co., which the guest lacks: refuse it here, not at bench time.
+  if ls "$ROOT"/opt/site-torch/torch/lib "$ROOT"/opt/site-torch/torch.libs 2>/dev/null | grep -qi cuda; then
+    echo "ERROR: the aarch64 torch wheel is a CUDA build"; exit 1
+  fi
+  # Bytecode, compiled here once: the emulated python cannot write it (under `qemu -L` a directory
+  # missing from the rootfs, like a new __pycache__, resolves to the host path), so without it every
+  # emulated run recompiles the ~700 modules `import torch` loads (import: ~13 s instead of ~7.5 s).
+  # .pyc files depend only on the minor version (3.11). A file that does not compile (compileall's
+  # non-zero exit) is only compiled at import time: not an error.
+  if python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    "${NICE[@]}" python3 -m compileall -q -j0 -s "$ROOT" "$ROOT/opt/site-torch" >/dev/null || true
+  else
+    echo "note: host python3 is not 3.11; the emulated torch import will compile from source each run"
+  fi
+  step "smoke test: emulated Cortex-A53 (ARMv8.0, the oldest core we emulate) runs torch"
+  env -i PATH=/usr/bin:/bin OMP_NUM_THREADS=1 PYTHONPATH=/opt/site:/opt/site-torch \
+    qemu-aarch64 -cpu cortex-a53 -L "$ROOT" "$ROOT/usr/bin/python3.11" -c '
+import torch, safetensors.torch
+print("torch", torch.__version__, torch.nn.Conv2d(1, 2, 3)(torch.ones(1, 1, 5, 5)).shape)'
+  rm -f "$STAMPS"/torch-wheels-* ; mark "$TORCH_STAMP"
+fi
 
 # ---------------------------------------------------------------- 5. plugin header
 # Debian ships no plugin binaries and no header package: take include/qemu/qemu-plugin.h from
