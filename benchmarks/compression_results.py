@@ -199,7 +199,8 @@ def print_table(variants: dict, summary: dict) -> None:
               f"{100 * v['onnx_top1_agreement']:9.2f} {100 * v['tflite_top1_agreement']:9.2f}")
     print(f"pruned + QAT int8 on ORT: {summary['pruned_qat_ort_speedup']:.2f}x faster than fp32 at "
           f"{summary['pruned_qat_accuracy_cost_pt']:+.2f} pt accuracy cost (target >= 2x at <= 1 pt: "
-          f"{'met' if summary['pruned_qat_target_met'] else 'NOT met'}); QAT vs fp32 {summary['qat_vs_fp32_pt']:+.2f} pt; "
+          f"{'met' if summary['pruned_qat_target_met'] else 'NOT met'}); "
+          f"QAT vs fp32 {summary['qat_vs_fp32_pt']:+.2f} pt; "
           f"lowest int8 top-1 agreement {100 * summary['min_int8_top1_agreement']:.2f} %")
 
 

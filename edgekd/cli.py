@@ -92,8 +92,8 @@ def validate(pipeline):
 @click.option("--provider", default="CPUExecutionProvider", show_default=True,
               help="ONNX Runtime execution provider, exactly as ORT names it; one it cannot load is an error row.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--batch-size", "batch_sizes", type=click.IntRange(min=1), multiple=True, default=[1], show_default=True,
-              help="Batch size of the timed calls; repeat for a row per batch size.")
+@click.option("--batch-size", "batch_sizes", type=click.IntRange(min=1), multiple=True, default=[1],
+              show_default=True, help="Batch size of the timed calls; repeat for a row per batch size.")
 @click.option("--min-runs", type=click.IntRange(min=200), default=200, show_default=True)
 @click.option("--min-seconds", type=click.FloatRange(min=0.0), default=1.0, show_default=True)
 @click.option("--emulate", "emulated_cpus", multiple=True, type=click.Choice(["cortex-a53", "cortex-a76"]),
@@ -115,8 +115,8 @@ def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, em
     from edgekd.stages.bench import BenchConfig
 
     quiet_third_party()
-    config = BenchConfig(threads=threads, batch_sizes=list(batch_sizes), min_runs=min_runs, min_seconds=min_seconds,
-                         emulated_cpus=list(emulated_cpus))
+    config = BenchConfig(threads=threads, batch_sizes=list(batch_sizes), min_runs=min_runs,
+                         min_seconds=min_seconds, emulated_cpus=list(emulated_cpus))
     report = bench_files([Path(f) for f in files], config, DataSource(DataConfig(data_dir=data_dir)), arch, provider)
     write_bench_report(report, Path(out))
     print_report_table(Path(out), Console())

@@ -32,7 +32,8 @@ def qat_quantizer():
     import dataclasses
 
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
-    from torchao.quantization.pt2e import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver
+    from torchao.quantization.pt2e import (FakeQuantize, MovingAverageMinMaxObserver,
+                                           MovingAveragePerChannelMinMaxObserver)
 
     base = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)  # lru-cached: copy, never mutate
     activation = dataclasses.replace(

@@ -38,7 +38,8 @@ def bench_files(paths: list[Path], config, data, architecture: str | None = None
 
     candidates = [file_candidate(Path(p), architecture, provider) for p in paths]
     test = data.split("test")
-    rows = [bench_row(candidate, test, config, batch_size) for candidate in candidates for batch_size in config.batch_sizes]
+    rows = [bench_row(candidate, test, config, batch_size)
+            for candidate in candidates for batch_size in config.batch_sizes]
     for candidate in candidates:
         if config.emulated_cpus and emulable(candidate):
             rows.extend(emulated_rows(candidate, test, config))

@@ -16,7 +16,8 @@ ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs"
 
 
 def bench_row(candidate: dict[str, Any], test, config, batch_size: int = 1) -> dict[str, Any]:
-    """A report row at `batch_size`. A failed export stays a row, with its reason, instead of disappearing."""
+    """A report row at `batch_size`. A failed export stays a row, with its reason, instead of
+    disappearing."""
     row = {key: candidate.get(key) for key in ROW_FIELDS} | {"batch_size": batch_size}
     if candidate["status"] != "ok":
         return {**row, "target": _target_name(candidate), "accuracy": None, "size_bytes": None}

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 COLUMNS = [
-    ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"), ("batch_size", "batch", "{}"),
-    ("accuracy", "acc %", "pct"), ("delta_accuracy_pt", "Δ vs teacher (pt)", "{:+.2f}"),
+    ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"),
+    ("batch_size", "batch", "{}"), ("accuracy", "acc %", "pct"), ("delta_accuracy_pt", "Δ vs teacher (pt)", "{:+.2f}"),
     ("latency_ms_p50", "p50 ms", "{:.3f}"), ("latency_ms_p90", "p90 ms", "{:.3f}"),
     ("latency_ms_p99", "p99 ms", "{:.3f}"), ("cold_start_ms", "cold start ms", "{:.1f}"),
     ("gflops_fraction_of_peak", "% of matmul peak", "pct"),
@@ -24,8 +24,8 @@ COLUMNS = [
 
 
 # The terminal is narrower than a Markdown page: the essentials only.
-TERMINAL_KEYS = ("model", "format", "target", "batch_size", "accuracy", "latency_ms_p50", "latency_ms_p99", "speedup_vs_teacher",
-                 "instructions_per_inference", "size_bytes", "parity_max_abs", "status")
+TERMINAL_KEYS = ("model", "format", "target", "batch_size", "accuracy", "latency_ms_p50", "latency_ms_p99",
+                 "speedup_vs_teacher", "instructions_per_inference", "size_bytes", "parity_max_abs", "status")
 
 
 def status_cell(row: dict[str, Any]) -> str:
@@ -73,7 +73,7 @@ def render_markdown(report: dict[str, Any]) -> str:
               "memory added by loading and running the model). Rows on `qemu-aarch64-*` targets run the same file"
               " under QEMU user-mode emulation of that Arm core: their cost is emulated AArch64 instructions per "
               "inference (single thread, median), not milliseconds, and their parity is against x86 running the "
-              "same file.", ""]
+              "same file (PyTorch rows: the same weights in x86 PyTorch).", ""]
     kd = report.get("kd_vs_ce")
     if kd:
         lines += ["## Does distillation help?", "",

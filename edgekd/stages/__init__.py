@@ -20,6 +20,6 @@ from edgekd.stages.teacher import TeacherStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
-    for stage in (TeacherStage, CacheStage, DistillStage, PruneStage, SparsifyStage, PtqStage, QatStage, ExportOnnxStage,
-                  ExportTfliteStage, BenchStage, ReportStage)
+    for stage in (TeacherStage, CacheStage, DistillStage, PruneStage, SparsifyStage, PtqStage, QatStage,
+                  ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage)
 }

@@ -43,4 +43,3 @@ class PtqStage(Stage):
             metrics["models"][role] = {"file": filename, "accuracy": int8_accuracy,
                                        "source_artifact": model_artifact(ctx, role).id}
         return metrics
-
