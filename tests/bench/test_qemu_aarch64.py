@@ -73,12 +73,16 @@ def student_checkpoint(tmp_path_factory):
     return path, inputs, expected
 
 
+def _checkpoint_candidate(path, architecture: str) -> dict:
+    return {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok", "path": str(path),
+            "architecture": architecture}
+
+
 @needs_emulator
 def test_pytorch_checkpoint_row_matches_x86_and_its_count_repeats(student_checkpoint):
     """The guest's own aarch64 torch (older than x86's) rebuilds the zoo model from the safetensors."""
     path, inputs, expected = student_checkpoint
-    candidate = {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok",
-                 "path": str(path), "architecture": "fmnist_student"}
+    candidate = _checkpoint_candidate(path, "fmnist_student")
     config = SimpleNamespace(emulated_cpus=["cortex-a53"], emulated_samples=4, emulated_runs=3)
     [row] = emulated_rows(candidate, SimpleNamespace(inputs=inputs), config)
     assert row["status"] == "ok", row
@@ -101,8 +105,7 @@ def test_a_checkpoint_that_does_not_fit_fails_in_the_guest_with_the_reason(stude
 
 def test_pytorch_rows_fail_with_the_reason_when_x86_cannot_load_the_checkpoint(student_checkpoint):
     path, inputs, _ = student_checkpoint
-    candidate = {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok",
-                 "path": str(path), "architecture": "fmnist_teacher"}
+    candidate = _checkpoint_candidate(path, "fmnist_teacher")
     config = SimpleNamespace(emulated_cpus=["cortex-a53"], emulated_samples=1, emulated_runs=1)
     [row] = emulated_rows(candidate, SimpleNamespace(inputs=inputs), config)
     if NOT_SET_UP:
@@ -119,8 +122,7 @@ def test_a_set_up_without_pytorch_skips_pytorch_rows_with_the_way_to_add_it(tmp_
         (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / part).touch()  # an older set-up: everything but rootfs/opt/site-torch
     monkeypatch.setenv("EDGEKD_ARM_ROOT", str(tmp_path))
-    candidate = {"model": "student", "format": "pytorch", "runtime": "pytorch", "status": "ok",
-                 "path": str(path), "architecture": "fmnist_student"}
+    candidate = _checkpoint_candidate(path, "fmnist_student")
     config = SimpleNamespace(emulated_cpus=["cortex-a53"], emulated_samples=1, emulated_runs=1)
     [row] = emulated_rows(candidate, SimpleNamespace(inputs=inputs), config)
     assert row["status"] == "skipped" and "make arm-setup" in row["reason"]
