@@ -65,26 +65,44 @@ def fold_batch_norm(model):
 def prepare(model, sample: np.ndarray):
     """Folded, exported, fake-quantised copy of `model`, ready to train.
 
-    The returned graph module answers `.train()` / `.eval()` (torchao's hook that switches the exported
-    graph's dropout and BN behaviour), so the ordinary training loop drives it.
+    The returned graph module answers `.train()` / `.eval()`, so the ordinary training loop drives it
+    (see `_train_eval_modes`).
     """
-    from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
     # Export in train mode: an eval-mode program would keep dropout off during fine-tuning.
     program = export_program(fold_batch_norm(model).train(), sample)
     prepared = prepare_qat_pt2e(program.module(), qat_quantizer())
-    allow_exported_model_train_eval(prepared)
+    _train_eval_modes(prepared)
     return prepared
+
+
+def _train_eval_modes(prepared) -> None:
+    """`.train()` / `.eval()` for the exported graph: torchao switches its dropout and BN ops, and here
+    eval also stops the fake-quantisers' range tracking (train restarts it), as BN's running
+    statistics behave. Scoring the model, on test images say, must never move its int8 ranges: with
+    the observers on, every forward pass updates the moving min/max."""
+    import types
+
+    from torch import nn
+    from torchao.quantization.pt2e import (disable_observer, enable_observer, move_exported_model_to_eval,
+                                           move_exported_model_to_train)
+
+    def train(self, mode: bool = True):
+        (move_exported_model_to_train if mode else move_exported_model_to_eval)(self)
+        self.apply(enable_observer if mode else disable_observer)
+        return nn.Module.train(self, mode)  # the `training` flags, for code that reads them
+
+    def eval(self):
+        return train(self, False)
+
+    prepared.train = types.MethodType(train, prepared)
+    prepared.eval = types.MethodType(eval, prepared)
 
 
 def freeze(prepared):
     """Stop range tracking: from here on the fake-quantisers use the learned scales as constants."""
-    from torchao.quantization.pt2e import disable_observer
-
-    prepared.apply(disable_observer)
-    prepared.eval()  # torchao's eval hook returns None, so no chaining
-    return prepared
+    return prepared.eval()
 
 
 def convert(prepared):

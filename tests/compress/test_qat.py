@@ -106,3 +106,27 @@ def test_folding_batch_norm_keeps_the_function_and_removes_the_bn():
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
     x = torch.randn(8, 1, 28, 28)
     torch.testing.assert_close(folded(x), model(x), atol=1e-5, rtol=1e-4)
+
+
+def test_scoring_the_qat_model_never_moves_its_int8_ranges():
+    """eval() freezes the fake-quantisers (train() releases them): test images must not calibrate."""
+    import numpy as np
+    import torch
+
+    from edgekd import qat
+    from edgekd.zoo import build_model
+
+    torch.manual_seed(0)
+    prepared = qat.prepare(build_model("fmnist_student"), np.zeros((2, 1, 28, 28), np.float32))
+    fake_quantizers = [m for m in prepared.modules() if hasattr(m, "observer_enabled")]
+    prepared.train()
+    prepared(torch.randn(16, 1, 28, 28))
+    prepared.eval()
+    assert not prepared.training
+    scales = [m.scale.clone() for m in fake_quantizers]
+    with torch.no_grad():
+        prepared(5 * torch.randn(16, 1, 28, 28))  # far wider than what the ranges were learned on
+    assert all(torch.equal(before, m.scale) for before, m in zip(scales, fake_quantizers))
+    prepared.train()
+    prepared(5 * torch.randn(16, 1, 28, 28))
+    assert not all(torch.equal(before, m.scale) for before, m in zip(scales, fake_quantizers))
