@@ -51,6 +51,11 @@ def bench_row(candidate: dict[str, Any], test, config, batch_size: int = 1) -> d
             **memory, **roofline}
 
 
+def failed_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """`model/format/target` of each failed row: what a stage reports under `failures`."""
+    return [f"{r['model']}/{r['format']}/{r['target']}" for r in rows if r["status"] == "failed"]
+
+
 def _rss_bytes() -> int:
     import psutil
 

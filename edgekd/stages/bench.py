@@ -39,7 +39,7 @@ class BenchStage(Stage):
 
     def run(self, config: BenchConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.bench.emulated_rows import emulable, emulated_rows
-        from edgekd.bench.rows import bench_row
+        from edgekd.bench.rows import bench_row, failed_rows
         from edgekd.progress import progress_bar
 
         candidates = _with_extra_providers(_candidates(config, ctx), config.extra_providers)
@@ -59,8 +59,7 @@ class BenchStage(Stage):
                 rows.extend(emulated_rows(candidate, test, config))
                 progress.advance(task)
         (out / RESULTS_FILE).write_text(json.dumps({"rows": rows}, indent=2))
-        failures = [f"{r['model']}/{r['format']}/{r['target']}" for r in rows if r["status"] == "failed"]
-        return {"rows": len(rows), "failures": failures}
+        return {"rows": len(rows), "failures": failed_rows(rows)}
 
 
 def _candidates(config: BenchConfig, ctx) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ class QatStage(Stage):
         source = model_artifact(ctx, "student")
         model = load_model(source)
         train, test = ctx.data.split("train"), ctx.data.split("test")
-        fp32_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
+        fp32_accuracy = source.metrics["accuracy"]  # every student stage scores its model on the test set
         calibration = calibration_sample(train.inputs, config.calibration_samples, ctx.seed)
         ptq_accuracy = accuracy(torch_logits(convert(calibrate(model, calibration)), test.inputs), test.labels)
         ctx.console.print(f"student fp32 {fp32_accuracy:.4f}, PTQ int8 {ptq_accuracy:.4f}: QAT fine-tune starts")

@@ -20,6 +20,7 @@ class ReportStage(Stage):
     Config = ReportConfig
 
     def run(self, config: ReportConfig, ctx, out: Path) -> dict[str, Any]:
+        from edgekd.bench.rows import failed_rows
         from edgekd.report.render import write_report
         from edgekd.report.rows import SCHEMA_VERSION, report_rows
         from edgekd.stages.bench import RESULTS_FILE
@@ -47,7 +48,7 @@ class ReportStage(Stage):
             "environment": environment(),
         }
         write_report(report, out)
-        return {"rows": len(rows), "failures": [f"{r['model']}/{r['format']}/{r['target']}" for r in rows if r["status"] == "failed"]}
+        return {"rows": len(rows), "failures": failed_rows(rows)}
 
 
 def _student_int8(ctx) -> dict[str, Any] | None:

@@ -2,23 +2,16 @@
 
 import pytest
 
-from edgekd.config import parse_config
 from edgekd.errors import ConfigError
 from edgekd.pipeline import run
+from tests.compress.distilled import distilled_then
 
 
 def _pipeline(tmp_path, prune: dict):
-    return parse_config({
-        "name": "prune", "artifacts_dir": str(tmp_path / "artifacts"),
-        "data": {"train_subset": 3000, "test_subset": 500},
-        "stages": [
-            {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
-            {"type": "cache"},
-            {"type": "distill", "train": {"epochs": 2}, "baseline_seeds": []},
-            {"type": "prune", "stages": 2, "final_epochs": 1, **prune},
-            {"type": "export_onnx", "formats": ["fp32"]},
-        ],
-    })
+    return distilled_then(tmp_path, "prune", [
+        {"type": "prune", "stages": 2, "final_epochs": 1, **prune},
+        {"type": "export_onnx", "formats": ["fp32"]},
+    ], train_subset=3000, test_subset=500, distill_epochs=2)
 
 
 def test_pruned_student_is_smaller_and_still_learns(tmp_path):
@@ -36,14 +29,8 @@ def test_pruned_student_is_smaller_and_still_learns(tmp_path):
 
 
 def test_prune_refuses_an_architecture_it_cannot_rebuild(tmp_path):
-    config = parse_config({
-        "name": "prune-teacher", "artifacts_dir": str(tmp_path / "a"),
-        "data": {"train_subset": 500, "test_subset": 100},
-        "stages": [{"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"}, {"type": "cache"},
-                   {"type": "distill", "student": "fmnist_teacher", "width": 4, "train": {"epochs": 1},
-                    "baseline_seeds": []},
-                   {"type": "prune"}],
-    })
+    config = distilled_then(tmp_path, "prune-teacher", [{"type": "prune"}], train_subset=500, test_subset=100,
+                            distill_epochs=1, student="fmnist_teacher", width=4)
     with pytest.raises(ConfigError, match="prune supports fmnist_student"):
         run(config)
 
@@ -51,18 +38,12 @@ def test_prune_refuses_an_architecture_it_cannot_rebuild(tmp_path):
 def test_unstructured_sparsity_is_reported_honestly(tmp_path):
     import json
 
-    config = parse_config({
-        "name": "sparse", "artifacts_dir": str(tmp_path / "artifacts"),
-        "data": {"train_subset": 2000, "test_subset": 300},
-        "stages": [
-            {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"}, {"type": "cache"},
-            {"type": "distill", "train": {"epochs": 1}, "baseline_seeds": []},
-            {"type": "sparsify", "amount": 0.8},
-            {"type": "export_onnx", "formats": ["fp32"]},
-            {"type": "bench", "models": ["student"], "min_seconds": 0.05},
-            {"type": "report"},
-        ],
-    })
+    config = distilled_then(tmp_path, "sparse", [
+        {"type": "sparsify", "amount": 0.8},
+        {"type": "export_onnx", "formats": ["fp32"]},
+        {"type": "bench", "models": ["student"], "min_seconds": 0.05},
+        {"type": "report"},
+    ], train_subset=2000, test_subset=300, distill_epochs=1)
     result = run(config)
     sparse = result.artifacts["sparsify"].metrics
     assert 0.79 <= sparse["sparsity"] <= 0.81

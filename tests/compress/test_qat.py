@@ -4,23 +4,14 @@ import json
 
 import pytest
 
-from edgekd.config import parse_config
 from edgekd.errors import ConfigError
 from edgekd.pipeline import run
 from edgekd.stages.export_common import QAT_REFERENCE
+from tests.compress.distilled import distilled_then
 
 
 def _pipeline(tmp_path, stages):
-    return parse_config({
-        "name": "qat", "artifacts_dir": str(tmp_path / "artifacts"),
-        "data": {"train_subset": 10000, "test_subset": 1000},
-        "stages": [
-            {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
-            {"type": "cache"},
-            {"type": "distill", "train": {"epochs": 3}, "baseline_seeds": []},
-            *stages,
-        ],
-    })
+    return distilled_then(tmp_path, "qat", stages, train_subset=10000, test_subset=1000, distill_epochs=3)
 
 
 @pytest.fixture(scope="module")
