@@ -11,11 +11,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP)
 
-# torch first, alone and pinned, so nothing else can resolve it to a CUDA build.
+# torch and torchvision first, together and pinned, so nothing else resolves them to other builds
+# (2.14.1 + 0.29.1: the pair whose torchvision imports here; see requirements/constraints.txt).
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q torch==2.13.0 -c $(CONSTRAINTS)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 -c $(CONSTRAINTS)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,vision,examples]'
 	touch $(STAMP)
 
 # Fashion-MNIST from Debian's package; with no apt, point data.data_dir or

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import describe_machine  # noqa: E402
 from edgekd.bench.rows import bench_row  # noqa: E402
-from edgekd.checkpoints import load_model  # noqa: E402
+from edgekd.models.checkpoints import load_model  # noqa: E402
 from edgekd.data.fashion_mnist import load_split, normalize  # noqa: E402
 from edgekd.export.onnx_export import export_onnx  # noqa: E402
 from edgekd.export.tflite_export import export_tflite_fp32  # noqa: E402

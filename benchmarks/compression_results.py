@@ -122,7 +122,7 @@ def ptq_variant(result, test, folder: Path) -> dict:
     from edgekd.context import DataSource
     from edgekd.export.onnx_export import export_onnx
     from edgekd.export.tflite_export import export_tflite_int8
-    from edgekd.quantization import calibrate, calibration_sample, convert
+    from edgekd.compress.quantization import calibrate, calibration_sample, convert
 
     model = load_model(result.artifacts["distill"])
     train = DataSource(result.config.data).split("train")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 
 from benchmarks.machine import describe_machine  # noqa: E402
-from edgekd.checkpoints import load_model  # noqa: E402
+from edgekd.models.checkpoints import load_model  # noqa: E402
 from edgekd.data.fashion_mnist import load_split, normalize  # noqa: E402
 from edgekd.kd.feature_kd import FeatureTerms, HintTerm  # noqa: E402
 from edgekd.kd.teacher_cache import CacheSpec, Teacher, build_cache, open_cache  # noqa: E402

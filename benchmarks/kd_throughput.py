@@ -28,7 +28,7 @@ from rich.console import Console  # noqa: E402
 
 from benchmarks.machine import describe_machine  # noqa: E402
 from edgekd.bench.macs import forward_macs  # noqa: E402
-from edgekd.checkpoints import load_model  # noqa: E402
+from edgekd.models.checkpoints import load_model  # noqa: E402
 from edgekd.data.fashion_mnist import load_split, normalize  # noqa: E402
 from edgekd.kd.losses import hinton_kd_loss, topk_kd_loss  # noqa: E402
 from edgekd.kd.online_teacher import OnlineTeacher  # noqa: E402

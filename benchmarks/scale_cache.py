@@ -33,7 +33,7 @@ def worker(samples: int, shard_rows: int, scratch: Path, result: Path) -> None:
     import torch
     import torch.distributed as dist
 
-    from edgekd.checkpoints import load_model
+    from edgekd.models.checkpoints import load_model
     from edgekd.data.fashion_mnist import load_split, normalize
     from edgekd.kd.teacher_cache import CacheSpec, Teacher, build_shards
 

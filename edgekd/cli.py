@@ -98,26 +98,39 @@ def validate(pipeline):
 @click.option("--min-seconds", type=click.FloatRange(min=0.0), default=1.0, show_default=True)
 @click.option("--emulate", "emulated_cpus", multiple=True, type=click.Choice(["cortex-a53", "cortex-a76"]),
               help="Also count instructions per inference under QEMU aarch64 (make arm-setup). Repeatable.")
-@click.option("--data-dir", default=None, help="Folder with the Fashion-MNIST IDX files.")
+@click.option("--data-dir", default=None,
+              help="Folder with the Fashion-MNIST IDX files: every file runs on its test set. Without it, "
+                   "files whose input fits the installed test set use it, the others get random inputs.")
+@click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
+              help="Size of an input's dynamic dims for random inputs, e.g. --shape input_ids=1x128; a dynamic "
+                   "first (batch) dim follows --batch-size. Repeatable.")
 @click.option("--out", default="bench-report", show_default=True, help="Folder for bench.json and the report.")
 @user_errors
-def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, emulated_cpus, data_dir, out):
-    """Benchmark model files (.onnx, .tflite, .safetensors) on the same test images."""
+def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, emulated_cpus, data_dir, shapes, out):
+    """Benchmark model files (.onnx, .tflite, .safetensors) on the same inputs.
+
+    Files the test images fit are scored on them; any other .onnx/.tflite is timed on random inputs
+    built from its own signature (accuracy left empty, parity between files of one signature).
+    """
     from pathlib import Path
 
     from rich.console import Console
 
     from edgekd.bench.files import bench_files, write_bench_report
-    from edgekd.config import DataConfig
+    from edgekd.bench.random_inputs import parse_shape_options
     from edgekd.context import DataSource
     from edgekd.quiet import quiet_third_party
     from edgekd.report.render import print_report_table
     from edgekd.stages.bench import BenchConfig
 
     quiet_third_party()
+    # --min-seconds 0 means "the run count alone"; BenchConfig (shared with pipelines) wants a positive
+    # budget, and a microsecond is always spent by the time the runs are done.
     config = BenchConfig(threads=threads, batch_sizes=list(batch_sizes), min_runs=min_runs,
-                         min_seconds=min_seconds, emulated_cpus=list(emulated_cpus))
-    report = bench_files([Path(f) for f in files], config, DataSource(DataConfig(data_dir=data_dir)), arch, provider)
+                         min_seconds=min_seconds or 1e-6, emulated_cpus=list(emulated_cpus))
+    report = bench_files([Path(f) for f in files], config, DataSource({"type": "idx", "data_dir": data_dir}), arch,
+                         provider, shapes=parse_shape_options(shapes), data_required=data_dir is not None,
+                         say=lambda line: click.echo(line, err=True))
     write_bench_report(report, Path(out))
     print_report_table(Path(out), Console())
     click.echo(f"wrote {out}/report.html, report.md, report.json, bench.json")

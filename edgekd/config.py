@@ -33,15 +33,6 @@ class StageConfig(StrictModel):
         return self.name or self.type
 
 
-class DataConfig(StrictModel):
-    """Where the data comes from and how much of it a run uses (subsets make quick runs and tests)."""
-
-    dataset: Literal["fashion_mnist"] = "fashion_mnist"
-    data_dir: Optional[str] = None
-    train_subset: Optional[PositiveInt] = None
-    test_subset: Optional[PositiveInt] = None
-
-
 class PipelineConfig(StrictModel):
     """A whole pipeline: data, where artifacts go, and the ordered stages."""
 
@@ -51,12 +42,15 @@ class PipelineConfig(StrictModel):
     threads: Optional[PositiveInt] = Field(
         default=None, description="torch intra-op threads for training; default: all cores"
     )
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: Any = Field(default=None, description="a data source mapping with `type:` (default: idx, Fashion-MNIST)")
     stages: list[Any] = Field(min_length=1)
     source: Optional[str] = Field(default=None, exclude=True, description="file the config came from")
 
     @model_validator(mode="after")
     def _typed_stages(self) -> "PipelineConfig":
+        from edgekd.data.registry import parse_data_config
+
+        self.__dict__["data"] = parse_data_config(self.data)
         adapter = stage_union_adapter()
         self.__dict__["stages"] = [
             stage if isinstance(stage, StageConfig) else adapter.validate_python(stage)
@@ -99,6 +93,13 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
 
 def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfig:
     """Validate an already-parsed mapping (used by tests and by the CLI's overrides)."""
+    if raw.get("data") is None or isinstance(raw.get("data"), dict):
+        from edgekd.data.registry import parse_data_config
+
+        try:
+            parse_data_config(raw.get("data"))
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: {describe_validation_error(exc, raw, prefix=('data',))}") from None
     stages = raw.get("stages")
     if isinstance(stages, list):
         # Validate each stage on its own first: errors then carry the stage's index and type.
@@ -124,6 +125,10 @@ def describe_validation_error(exc: ValidationError, raw: Any, prefix: tuple = ()
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown field"
+    elif error["type"] == "union_tag_invalid" and prefix[:1] == ("data",):
+        from edgekd.data.registry import DATA_SOURCES
+
+        message = f"unknown data source type {error['input'].get('type')!r}; known: {', '.join(DATA_SOURCES)}"
     elif error["type"] == "union_tag_invalid":
         from edgekd.stages import STAGES
 

@@ -4,58 +4,90 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 
 from edgekd.artifacts import Artifact, file_digest
-from edgekd.config import DataConfig, PipelineConfig
+from edgekd.config import PipelineConfig
+from edgekd.data.prepare import Dataset
 from edgekd.distributed import World
-from edgekd.errors import ArtifactError
-
-
-@dataclass
-class Dataset:
-    """A split as float32 NCHW inputs and int64 labels, already normalised."""
-
-    inputs: Any
-    labels: Any
-
-    def __len__(self) -> int:
-        return len(self.labels)
+from edgekd.errors import ArtifactError, DataError
 
 
 class DataSource:
-    """Loads the configured dataset lazily, once per run, applying the configured subsets."""
+    """Loads the configured data source lazily, once per run: normalised splits (subsets applied),
+    the input spec, and a fingerprint of the content that roots every artifact id."""
 
-    def __init__(self, config: DataConfig):
-        self.config = config
+    def __init__(self, config, cache_dir: Path | str = "artifacts/.data"):
+        from edgekd.data.registry import parse_data_config
+
+        self.config = parse_data_config(config)
+        self.cache_dir = Path(cache_dir)
+
+    @functools.cached_property
+    def raw(self):
+        import importlib
+
+        from edgekd.data.registry import DATA_SOURCES
+
+        module = importlib.import_module(DATA_SOURCES[self.config.type][1])
+        if "cache_dir" in inspect.signature(module.load).parameters:
+            return module.load(self.config, cache_dir=self.cache_dir)
+        return module.load(self.config)
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """Digest of the data files on disk plus the subset settings: the root of every artifact id."""
-        from edgekd.data.fashion_mnist import SPLIT_FILES, _find_file, resolve_data_dir
-
-        folder = resolve_data_dir(self.config.data_dir)
-        digest = hashlib.sha256(self.config.model_dump_json(exclude={"data_dir"}).encode())
-        for names in SPLIT_FILES.values():
-            for name in names:
-                digest.update(file_digest(_find_file(folder, name)).encode())
+        """Digest of the data's content plus every setting that changes what the model sees (paths
+        excluded, so moving a folder keeps its artifacts)."""
+        raw = self.raw
+        settings = self.config.model_dump(mode="json", exclude={"data_dir", "path", "npy_dir", "root", "train", "test"})
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+        if raw.files:
+            for path in raw.files:
+                digest.update(file_digest(path).encode())
+        elif raw.content_key:
+            digest.update(raw.content_key.encode())
+        else:
+            for array in (raw.train_x, raw.train_y, raw.test_x, raw.test_y):
+                digest.update(hashlib.sha256(np.ascontiguousarray(array).tobytes()).digest())
         return digest.hexdigest()[:16]
+
+    @functools.cached_property
+    def _statistics(self):
+        from edgekd.data.prepare import statistics
+
+        return statistics(self.raw, self.config)
+
+    @functools.cached_property
+    def input_spec(self):
+        """Shape, layout, normalisation and class names of what the models are fed."""
+        from edgekd.data.prepare import input_spec
+
+        return input_spec(self.raw, *self._statistics)
+
+    @property
+    def num_classes(self) -> int:
+        return self.input_spec.num_classes
 
     def split(self, name: str) -> Dataset:
         return self._load(name)
 
     @functools.lru_cache(maxsize=None)
     def _load(self, name: str) -> Dataset:
-        from edgekd.data.fashion_mnist import load_split, normalize
+        from edgekd.data.prepare import normalise
 
-        split = load_split(name, self.config.data_dir)
+        if name not in ("train", "test"):
+            raise DataError(f"unknown split {name!r}; expected train or test")
+        raw = self.raw
         limit = self.config.train_subset if name == "train" else self.config.test_subset
-        images, labels = split.images[:limit], split.labels[:limit]
-        return Dataset(inputs=normalize(images), labels=labels)
+        x, y = (raw.train_x, raw.train_y) if name == "train" else (raw.test_x, raw.test_y)
+        return Dataset(inputs=normalise(x[:limit], raw, *self._statistics), labels=np.asarray(y[:limit]))
 
 
 @dataclass

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from edgekd.checkpoints import save_weights  # noqa: E402
+from edgekd.models.checkpoints import save_weights  # noqa: E402
 from edgekd.data.fashion_mnist import load_split, normalize  # noqa: E402
 from edgekd.kd.trainer import Recipe, train  # noqa: E402
 from edgekd.model_artifacts import accuracy, torch_logits  # noqa: E402

@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from edgekd.checkpoints import load_model, read_state_dict, save_weights
+from edgekd.models.checkpoints import load_model, read_state_dict, save_weights
 from edgekd.errors import CheckpointError
 from edgekd.zoo import build_model
 

@@ -28,7 +28,14 @@ def _architecture(candidate: dict[str, Any]) -> dict[str, Any]:
         return {"arch": candidate["architecture"], "arch_kwargs": {}}
     from edgekd.artifacts import Artifact
 
+    from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable
+
     metrics = Artifact.open(candidate["artifact"]).metrics
+    source = (metrics.get("model_spec") or {}).get("name", metrics["model"])
+    if ":" in source and not source.startswith("builtin:") or metrics.get("shape_changes"):
+        # The guest's torch 2.9.1 has only plain torch.nn and the zoo: no timm, no user code, no pruning.
+        raise EmulatorUnavailable(f"the emulated PyTorch rows rebuild unpruned built-in models only, not {source}"
+                                  + (" (pruned)" if metrics.get("shape_changes") else ""))
     return {"arch": metrics["model"], "arch_kwargs": metrics.get("model_kwargs", {})}
 
 

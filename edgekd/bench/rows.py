@@ -72,7 +72,7 @@ def _peak_rss_bytes() -> int:
 def load_runtime(candidate: dict[str, Any], threads: int):
     path = Path(candidate["path"])
     if candidate["runtime"] == "pytorch" and candidate.get("architecture"):  # a bare checkpoint file
-        from edgekd.checkpoints import load_model as load_checkpoint
+        from edgekd.models.checkpoints import load_model as load_checkpoint
         from edgekd.runtimes.torch_ref import TorchRuntime
 
         return TorchRuntime(load_checkpoint(candidate["architecture"], path), threads=threads)

@@ -1,1 +1,2 @@
-"""Dataset loaders. Everything here reads local files only: nothing is downloaded."""
+"""Data sources: one file per source (idx, arrays, csv, image_folder) plus the registry, each giving
+raw arrays that `prepare` turns into normalised splits and an `InputSpec`."""

@@ -41,21 +41,23 @@ class Split:
     images: np.ndarray
     labels: np.ndarray
     fingerprint: str
+    files: list = ()
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+def resolve_data_dir(data_dir: str | os.PathLike | None, names: tuple[str, ...] | None = None) -> Path:
     """The folder to read from: the one given, else $EDGEKD_FASHION_MNIST_DIR, else Debian's."""
     candidates = [Path(data_dir)] if data_dir else []
     if not candidates and os.environ.get(DATA_DIR_ENV):
         candidates = [Path(os.environ[DATA_DIR_ENV])]
     candidates = candidates or list(DEFAULT_DIRS)
+    names = names or tuple(name for pair in SPLIT_FILES.values() for name in pair)
     for folder in candidates:
-        if all(_find_file(folder, name) for names in SPLIT_FILES.values() for name in names):
+        if all(_find_file(folder, name) for name in names):
             return folder
-    wanted = ", ".join(n + "[.gz]" for names in SPLIT_FILES.values() for n in names)
+    wanted = ", ".join(n + "[.gz]" for n in names)
     looked = ", ".join(str(c) for c in candidates)
     raise DataError(
         f"Fashion-MNIST not found: looked for {wanted} in {looked}; install Debian's "
@@ -63,12 +65,14 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     )
 
 
-def load_split(split: str, data_dir: str | os.PathLike | None = None) -> Split:
-    """Read one split ("train" or "test") and check its headers and counts."""
+def load_split(split: str, data_dir: str | os.PathLike | None = None,
+               names: tuple[str, str] | None = None) -> Split:
+    """Read one split ("train" or "test") and check its headers and counts. `names` are the image and
+    label file names (Fashion-MNIST's by default)."""
     if split not in SPLIT_FILES:
         raise DataError(f"unknown Fashion-MNIST split {split!r}; expected one of {sorted(SPLIT_FILES)}")
-    folder = resolve_data_dir(data_dir)
-    image_name, label_name = SPLIT_FILES[split]
+    image_name, label_name = names or SPLIT_FILES[split]
+    folder = resolve_data_dir(data_dir, None if names is None else (image_name, label_name))
     image_path, label_path = _find_file(folder, image_name), _find_file(folder, label_name)
     image_bytes, label_bytes = _read(image_path), _read(label_path)
     images = _parse_idx(image_bytes, image_path, IMAGE_MAGIC, ndim=3)
@@ -77,10 +81,10 @@ def load_split(split: str, data_dir: str | os.PathLike | None = None) -> Split:
         raise DataError(
             f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+    if names is None and labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
         raise DataError(f"{label_path}: labels outside 0..{NUM_CLASSES - 1}")
     digest = hashlib.sha256(image_bytes + label_bytes).hexdigest()
-    return Split(images=images, labels=labels, fingerprint=digest)
+    return Split(images=images, labels=labels, fingerprint=digest, files=[image_path, label_path])
 
 
 def normalize(images: np.ndarray) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 The graph goes into one self-contained `.onnx` file (`external_data=False`) with a dynamic batch
 dimension. A PT2E-quantised module exports as QuantizeLinear/DequantizeLinear pairs around float ops,
-which ONNX Runtime fuses into QLinearConv/QGemm-style integer kernels.
+which ONNX Runtime fuses into QLinearConv/QGemm-style integer kernels. PT2E's activations are int8
+(TFLite's convention); the file is rewritten to uint8 activations (`onnx_uint8`), exactly, because
+ORT's x86 kernels leave many int8-activation convs in float.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from pathlib import Path
 import numpy as np
 
 OPSET = 18
+# What a float convolution is called in ORT's optimised graph, after fusing a bias or activation in.
+FLOAT_CONV_OPS = ("Conv", "FusedConv", "NhwcFusedConv")
 
 
-def export_onnx(module, sample: np.ndarray, path: Path) -> None:
+def export_onnx(module, sample: np.ndarray, path: Path, uint8_activations: bool = True) -> None:
+    """Write `module` to `path`. A quantised module's activations become uint8 unless
+    `uint8_activations=False` (PT2E's own int8, kept for comparisons); weights stay int8."""
     import torch
 
-    from edgekd.quantization import export_program, fold_weight_quantization
+    from edgekd.compress.quantization import export_program, fold_weight_quantization
+    from edgekd.export.onnx_uint8 import rewrite_file
 
     # Store int8 weights as int8 initializers (PT2E leaves float weights + Quantize for litert-torch).
     module = fold_weight_quantization(module)
@@ -29,6 +36,8 @@ def export_onnx(module, sample: np.ndarray, path: Path) -> None:
         torch.onnx.export(program, (), str(path), dynamo=True, opset_version=OPSET,
                           external_data=False, input_names=["input"], output_names=["logits"],
                           verbose=False)
+    if uint8_activations:
+        rewrite_file(path)  # leaves a float model's file untouched
 
 
 @contextlib.contextmanager
@@ -45,7 +54,8 @@ def _quiet():
 
 
 def integer_op_share(path: Path, optimized_path: Path) -> dict:
-    """Op types ORT actually runs after graph optimisation: integer kernels vs float Conv/Gemm."""
+    """Op types ORT actually runs after graph optimisation: integer kernels vs float Conv/Gemm, and
+    how many convolutions it left in float (`float_convs`: 0 when every conv is QLinearConv)."""
     import onnx
 
     from edgekd.runtimes.onnxruntime_rt import OrtRuntime
@@ -54,4 +64,5 @@ def integer_op_share(path: Path, optimized_path: Path) -> dict:
     ops = [node.op_type for node in onnx.load(str(optimized_path)).graph.node]
     integer = sorted({op for op in ops if op.startswith(("QLinear", "QGemm", "ConvInteger", "MatMulInteger"))})
     float_compute = sorted({op for op in ops if op in ("Conv", "Gemm", "MatMul", "FusedConv", "FusedGemm")})
-    return {"integer_ops": integer, "float_compute_ops": float_compute}
+    float_convs = sum(op in FLOAT_CONV_OPS for op in ops)
+    return {"integer_ops": integer, "float_compute_ops": float_compute, "float_convs": float_convs}

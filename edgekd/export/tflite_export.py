@@ -33,7 +33,7 @@ def export_tflite_int8(quantized_module, sample: np.ndarray, path: Path) -> None
     import torch
     from torchao.quantization.pt2e import move_exported_model_to_eval
 
-    from edgekd.quantization import quantizer
+    from edgekd.compress.quantization import quantizer
 
     with _quiet():
         import litert_torch

@@ -11,11 +11,24 @@ from edgekd.errors import ConfigError
 
 
 def named_layer(model: nn.Module, name: str, role: str) -> nn.Module:
+    """The submodule called `name`; a wrong name lists the close ones and the names that exist."""
     layers = dict(model.named_modules())
     if name not in layers or not name:
-        choices = ", ".join(n for n in layers if n)
-        raise ConfigError(f"{role} has no layer {name!r}; its layers are: {choices}")
+        import difflib
+
+        names = [n for n in layers if n]
+        if not names:
+            raise ConfigError(f"{role} ({type(model).__name__}) has no named layers to read features from")
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f" did you mean {', '.join(close)}?" if close else ""
+        shown = ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
+        raise ConfigError(f"{role} has no layer {name!r};{hint} its layers are: {shown}")
     return layers[name]
+
+
+def check_layer_names(model: nn.Module, names: list[str], role: str) -> None:
+    for name in names:
+        named_layer(model, name, role)
 
 
 @contextlib.contextmanager

@@ -25,11 +25,14 @@ def render_html(report: dict[str, Any]) -> str:
     timed = [r for r in timed if (r.get("batch_size") or 1) == batch]
     emulated = [r for r in rows if r["status"] == "ok" and r.get("instructions_per_inference")]
     versus_teacher = [r for r in timed if r["model"] != "teacher" and r.get("speedup_vs_teacher")]
+    scored = [r for r in timed if r.get("accuracy") is not None]  # `edgekd bench` on random inputs has none
     figures = []
     if timed:
-        figures += [(f"Latency (batch {batch}, ms; bar = p50, ticks = p90 and p99)", _latency_plot(timed)),
-                    ("Accuracy vs latency, with the Pareto front", _pareto_plot(timed)),
-                    ("File size", _size_plot(timed))]
+        figures.append((f"Latency (batch {batch}, ms; bar = p50, ticks = p90 and p99)", _latency_plot(timed)))
+    if scored:
+        figures.append(("Accuracy vs latency, with the Pareto front", _pareto_plot(scored)))
+    if timed:
+        figures.append(("File size", _size_plot(timed)))
     if versus_teacher:
         figures.append(("Against the teacher (same format, same target)", _versus_teacher_plot(versus_teacher)))
     if emulated:

@@ -54,6 +54,30 @@ class LiteRTRuntime:
             out = (out.astype(np.float32) - zero) * scale
         return out.astype(np.float32, copy=False)
 
+    def run_inputs(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The first output (dequantised when quantised) for every input fed by name, as given:
+        raw values in the file's own dtype and layout, no quantisation or transpose applied."""
+        shapes = {name: array.shape for name, array in feeds.items()}
+        if shapes != getattr(self, "_fed_shapes", None):  # looked up once, not inside the timed calls
+            self._fit_inputs(shapes)
+        for name, index in self._input_indices.items():
+            self.interpreter.set_tensor(index, feeds[name])
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self.output["index"])
+        scale, zero = self.output["quantization"]
+        return (out.astype(np.float32) - zero) * scale if scale else out
+
+    def _fit_inputs(self, shapes: dict[str, tuple]) -> None:
+        """Resize the inputs the file leaves dynamic (-1) to the fed shapes."""
+        details = self.interpreter.get_input_details()
+        resize = [d for d in details if tuple(d["shape"]) != tuple(shapes[d["name"]])]
+        for detail in resize:
+            self.interpreter.resize_tensor_input(detail["index"], shapes[detail["name"]])
+        if resize:
+            self.interpreter.allocate_tensors()
+        self._input_indices = {d["name"]: d["index"] for d in details}
+        self._fed_shapes = shapes
+
     def _layout(self, batch: np.ndarray) -> np.ndarray:
         shape = tuple(self.input["shape"])
         if batch.ndim == 4 and shape != batch.shape and shape == tuple(batch.transpose(0, 2, 3, 1).shape):

@@ -47,6 +47,10 @@ class OrtRuntime:
         check_input_shape(self.input_shape, batch.shape, f"ONNX model {self.path.name}")
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
+    def run_inputs(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The first output for every input fed by name, as given: any count, dtype or layout."""
+        return self.session.run(None, feeds)[0]
+
     def describe(self) -> dict:
         import onnxruntime as ort
 

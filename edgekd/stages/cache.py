@@ -17,9 +17,9 @@ from edgekd.config import StageConfig, StrictModel
 from edgekd.errors import ConfigError
 from edgekd.stages.base import Stage
 
-# What the cached outputs depend on besides the teachers, the data files and this config: change the
-# preprocessing code and this string must change, which changes the cache key.
-PREPROCESSING = "fashion_mnist: x/255, (x-0.2860)/0.3530, NCHW float32"
+# What the cached outputs depend on besides the teachers, the data, its input spec (layout, mean/std)
+# and this config: change the preprocessing code and this string must change, which changes the key.
+PREPROCESSING = "prepare-v1: x/divisor, (x-mean)/std per channel, float32"
 VIEWS_ALGORITHM = "views-v1: splitmix64(seed, sample, view) crop+flip, fill=normalised black"
 
 
@@ -66,7 +66,7 @@ class CacheStage(Stage):
 
         train = ctx.data.split("train")
         teachers = load_teachers(ctx, config)
-        spec = cache_spec(config, teachers, train.inputs)
+        spec = cache_spec(config, teachers, train.inputs, ctx.data.input_spec)
         key, scratch, world = cache_key(ctx, config), ctx.resume_path("shards"), ctx.world
         with progress_bar(ctx.console) as progress:
             task = progress.add_task("teacher outputs", total=len(train) // world.size, status="")
@@ -102,19 +102,27 @@ def load_teachers(ctx, config: CacheConfig):
     return [Teacher(load_model(artifact).eval(), weight) for artifact, weight in zip(artifacts, weights)]
 
 
-def cache_spec(config: CacheConfig, teachers, inputs):
+def cache_spec(config: CacheConfig, teachers, inputs, input_spec):
     """The cache's columns, from one dry forward pass of the teachers (classes, feature shapes)."""
     import torch
 
-    from edgekd.data.fashion_mnist import MEAN, STD
+    from edgekd.kd.features import check_layer_names
     from edgekd.kd.teacher_cache import CacheSpec, ViewPolicy, teacher_outputs
 
+    for teacher in teachers:
+        check_layer_names(teacher.model, config.features, f"stages.{config.stage_name}.features")
     example = teacher_outputs(teachers, torch.from_numpy(inputs[:1]), config.features)
+    if input_spec.num_classes and example["logits"].shape[1] != input_spec.num_classes:
+        raise ConfigError(f"stages.{config.stage_name}: the teachers output {example['logits'].shape[1]} "
+                          f"values per sample but the data has {input_spec.num_classes} classes")
     features = {name: example[f"features.{name}"].shape[1:] for name in config.features}
     views = None
     if config.views is not None:
+        # Padding is black in raw pixels: 0 after normalisation's shift and scale (first channel's).
+        mean = input_spec.mean[0] if input_spec.mean else 0.0
+        std = input_spec.std[0] if input_spec.std else 1.0
         views = ViewPolicy(config.views.count, config.views.pad, config.views.flip, config.views.seed,
-                           fill=(0.0 - MEAN) / STD)
+                           fill=(0.0 - mean) / std)
     return CacheSpec(num_classes=example["logits"].shape[1], dtype=config.dtype, topk=config.topk,
                      features=features, views=views)
 
@@ -122,9 +130,11 @@ def cache_spec(config: CacheConfig, teachers, inputs):
 def cache_key(ctx, config: CacheConfig) -> str:
     """Content key: every teacher's weights digest and weight, the data, the preprocessing, the layout
     and, for augmented caches, the augmentation policy and its seed."""
-    teachers = [artifact.manifest["files"]["model.safetensors"]["sha256"] for artifact in teacher_artifacts(ctx, config)]
+    teachers = [[artifact.manifest["files"]["model.safetensors"]["sha256"], artifact.metrics.get("source_fingerprint")]
+                for artifact in teacher_artifacts(ctx, config)]
     layout = config.model_dump(mode="json", exclude={"name", "type", "teachers", "batch_size"})
     material = {"teachers": teachers, "data": ctx.data.fingerprint, "preprocessing": PREPROCESSING,
+                "input_spec": ctx.data.input_spec.to_dict(),
                 "views_algorithm": VIEWS_ALGORITHM if config.views else None, "layout": layout}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
 

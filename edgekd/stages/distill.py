@@ -11,9 +11,10 @@ import statistics
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import NonNegativeFloat, PositiveInt
+from pydantic import NonNegativeFloat, PositiveInt, field_validator
 
 from edgekd.config import StageConfig, StrictModel
+from edgekd.models.spec import ModelSpec, parse_spec
 from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
 
@@ -37,13 +38,23 @@ class RelationConfig(StrictModel):
 
 class DistillConfig(StageConfig):
     type: Literal["distill"] = "distill"
-    student: str = "fmnist_student"
-    width: Optional[PositiveInt] = None
+    student: ModelSpec = ModelSpec(name="fmnist_student")
+    width: Optional[PositiveInt] = None  # built-in models: shorthand for kwargs.width
     seed: Optional[int] = None
     train: TrainingConfig = TrainingConfig()
     hints: list[HintConfig] = []
     relations: list[RelationConfig] = []
     baseline_seeds: list[int] = [0, 1, 2]
+
+    @field_validator("student", mode="before")
+    @classmethod
+    def _spec(cls, value):
+        return parse_spec(value, "distill.student")
+
+    def spec(self) -> ModelSpec:
+        if not self.width:
+            return self.student
+        return self.student.model_copy(update={"kwargs": {**self.student.kwargs, "width": self.width}})
 
 
 class DistillStage(Stage):
@@ -51,18 +62,24 @@ class DistillStage(Stage):
     Config = DistillConfig
     distributed = True  # under torchrun: DistributedDataParallel, rank 0 writes
 
+    def inputs(self, config: DistillConfig, ctx) -> dict[str, Any]:
+        from edgekd.models.build import spec_fingerprint
+
+        return spec_fingerprint(config.spec())
+
     def run(self, config: DistillConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import save_model
+        from edgekd.models.build import resolve_kwargs
         from edgekd.stages.cache import open_latest_cache
 
         teacher_logits = open_latest_cache(ctx)
         seed = ctx.seed if config.seed is None else config.seed
-        kwargs = {"width": config.width} if config.width else {}
+        kwargs = resolve_kwargs(config.spec(), ctx.data.input_spec)
         model, kd_accuracy = _train_one(config, ctx, kwargs, teacher_logits, seed, kd=True)
         import torch
 
-        metrics = {**save_model(model, config.student, kwargs, out), "accuracy": kd_accuracy, "seed": seed,
-                   "threads": torch.get_num_threads()}
+        metrics = {**save_model(model, config.spec(), kwargs, out, ctx.data.input_spec), "accuracy": kd_accuracy,
+                   "seed": seed, "threads": torch.get_num_threads()}
         if config.baseline_seeds:
             runs = {"kd": {seed: kd_accuracy}, "ce": {}}
             for other in config.baseline_seeds:
@@ -81,11 +98,11 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
     """Train one student (or reuse the one a killed run already finished) and score it."""
     import json
 
-    from edgekd.checkpoints import load_model as load_checkpoint
-    from edgekd.checkpoints import save_weights
     from edgekd.kd.trainer import train
-    from edgekd.model_artifacts import accuracy, torch_logits
-    from edgekd.zoo import build_model
+    from edgekd.model_artifacts import accuracy, load_weights_into_spec, torch_logits
+    from edgekd.models.build import build_model
+    from edgekd.models.checkpoints import save_weights
+    from edgekd.stages.teacher import check_output_width
 
     tag = f"{'kd' if kd else 'ce'}-seed{seed}"
     label = f"{'KD' if kd else 'CE'} student seed {seed}"
@@ -93,12 +110,13 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
     if result is not None and result.is_file() and weights.is_file():
         finished = json.loads(result.read_text())
         ctx.console.print(f"{label}: finished in an earlier run, test accuracy {finished['accuracy']:.4f}")
-        return load_checkpoint(config.student, weights, **kwargs), finished["accuracy"]
+        return load_weights_into_spec({"spec": config.spec(), "kwargs": kwargs}, weights), finished["accuracy"]
     import torch
 
     train_set, test = ctx.data.split("train"), ctx.data.split("test")
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
-    model = build_model(config.student, **kwargs)
+    model, _ = build_model(config.spec().model_copy(update={"kwargs": kwargs}))
+    check_output_width(model, ctx, f"student {config.spec().label}")
     terms = feature_terms(config, model, teacher_logits, train_set.inputs) if kd else None
     train(model, train_set.inputs, train_set.labels, teacher_logits if kd else None,
           config.train.recipe(), seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"),

@@ -75,9 +75,9 @@ def _source_module(ctx, role: str, precision: str):
                           "exported; put ptq / qat after the stage that makes the model")
     test = ctx.data.split("test")
     if ctx.stage_types[name] == "qat":
-        from edgekd import qat
+        from edgekd.compress import qat
 
         return qat.load(load_role(ctx, role), quantizer.file(entry["file"]), test.inputs), QAT_REFERENCE
-    from edgekd.quantization import load_calibrated
+    from edgekd.compress.quantization import load_calibrated
 
     return load_calibrated(load_role(ctx, role), quantizer.file(entry["file"]), test.inputs), PTQ_REFERENCE

@@ -33,7 +33,7 @@ def _convert(module, precision: str, sample, out: Path, stem: str):
     from edgekd.runtimes.onnxruntime_rt import OrtRuntime
 
     filename = f"{stem}.onnx"
-    export_onnx(module, sample, out / filename)
+    export_onnx(module, sample, out / filename)  # int8: uint8 activations, int8 weights (U8S8)
     extra: dict[str, Any] = {"runtime": "onnxruntime", "provider": "CPUExecutionProvider"}
     if precision == "int8":
         optimized = out.parent / f".{out.name}-{stem}.optimized.onnx"

@@ -1,8 +1,8 @@
 """`prune`: structured channel pruning of the student to a MAC target, recovered with KD fine-tuning.
 
-The pruned student is a smaller model of the same family (fewer channels), saved with the
-constructor arguments that rebuild it, so every later stage (ptq, exports, bench) sees it as the
-student. Fine-tuning after each stage uses the teacher cache: distillation recovers accuracy.
+Any model torch-pruning can trace. The pruned student is saved as plain safetensors plus the module
+attributes pruning changed (`edgekd.models.reshape`): a fresh build of the same spec is resized to the
+saved shapes and loaded strictly, so every later stage (ptq, exports, bench) sees it as the student. Fine-tuning after each stage uses the teacher cache: distillation recovers accuracy.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from edgekd.config import StageConfig
 from edgekd.errors import ConfigError
 from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
-
-PRUNABLE = ("fmnist_student",)
-
 
 class PruneConfig(StageConfig):
     type: Literal["prune"] = "prune"
@@ -39,16 +36,16 @@ class PruneStage(Stage):
         import torch
 
         from edgekd.bench.macs import forward_macs
-        from edgekd.model_artifacts import load_model, save_model
-        from edgekd.pruning import prune_channels, student_kwargs
+        from edgekd.compress.pruning import prune_channels
+        from edgekd.model_artifacts import load_model, model_fields, save_model
+        from edgekd.models.build import instantiate
+        from edgekd.models.reshape import changed_attributes, shape_attributes
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
         from edgekd.stages.student_finetune import finetune_with_kd
 
         source = model_artifact(ctx, "student")
-        if source.metrics["model"] not in PRUNABLE:
-            raise ConfigError(f"stages.{config.stage_name}: prune supports {', '.join(PRUNABLE)}, "
-                              f"not {source.metrics['model']!r}")
+        fields = model_fields(source)
         model = load_model(source)
         targets = open_latest_cache(ctx)
         example = torch.from_numpy(ctx.data.split("train").inputs[:1])
@@ -61,14 +58,19 @@ class PruneStage(Stage):
                 recipe = dataclasses.replace(recipe, epochs=epochs)
             return finetune_with_kd(model, ctx, targets, recipe, ctx.seed + stage, f"prune stage {stage}: KD fine-tune")
 
-        history = prune_channels(model, example, config.keep_macs, config.stages, finetune, config.round_to)
+        try:
+            history = prune_channels(model, example, config.keep_macs, config.stages, finetune, config.round_to)
+        except (RuntimeError, ValueError, AssertionError, KeyError) as exc:  # torch-pruning cannot trace it
+            raise ConfigError(f"stages.{config.stage_name}: torch-pruning cannot prune {source.metrics['model']}: "
+                              f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
         final_accuracy = history[-1]["accuracy"]
         if config.final_epochs:
             final_accuracy = finetune(config.stages + 1, config.final_epochs)
-        kwargs = student_kwargs(model)
+        fresh = instantiate(fields["spec"], fields["kwargs"])
+        changes = changed_attributes(shape_attributes(fresh), shape_attributes(model))
         ctx.console.print(f"pruned student: {before['macs']:,} -> {history[-1]['macs']:,} MACs, "
-                          f"channels {kwargs['channels']}, hidden {kwargs['hidden']}, accuracy {final_accuracy:.4f}")
-        saved = save_model(model.eval(), source.metrics["model"], kwargs, out)
+                          f"{len(changes)} modules resized, accuracy {final_accuracy:.4f}")
+        saved = save_model(model.eval(), fields["spec"], fields["kwargs"], out, fields["input_spec"], changes)
         return {**saved, "accuracy": final_accuracy, "macs": history[-1]["macs"], "before": before,
                 "macs_ratio": history[-1]["macs"] / before["macs"], "params_ratio": saved["params"] / before["params"],
                 "stages": history, "kd_vs_ce": source.metrics.get("kd_vs_ce")}

@@ -26,7 +26,7 @@ class PtqStage(Stage):
 
     def run(self, config: PtqConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import accuracy, torch_logits
-        from edgekd.quantization import calibrate, calibration_sample, convert, save_calibration
+        from edgekd.compress.quantization import calibrate, calibration_sample, convert, save_calibration
         from edgekd.stages.model_refs import load_role, model_artifact
 
         test = ctx.data.split("test")

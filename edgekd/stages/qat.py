@@ -34,9 +34,9 @@ class QatStage(Stage):
     distributed = True  # under torchrun the fine-tune is DistributedDataParallel; rank 0 writes
 
     def run(self, config: QatConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd import qat
+        from edgekd.compress import qat
         from edgekd.model_artifacts import accuracy, load_model, torch_logits
-        from edgekd.quantization import calibrate, calibration_sample, convert
+        from edgekd.compress.quantization import calibrate, calibration_sample, convert
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
         from edgekd.stages.student_finetune import finetune_with_kd

@@ -30,8 +30,8 @@ class SparsifyStage(Stage):
     Config = SparsifyConfig
 
     def run(self, config: SparsifyConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.model_artifacts import WEIGHTS_FILE, load_model, save_model
-        from edgekd.sparsity import gzip_ratio, magnitude_prune, weight_sparsity
+        from edgekd.model_artifacts import WEIGHTS_FILE, load_model, model_fields, save_model
+        from edgekd.compress.sparsity import gzip_ratio, magnitude_prune, weight_sparsity
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
         from edgekd.stages.student_finetune import finetune_with_kd
@@ -41,7 +41,9 @@ class SparsifyStage(Stage):
         targets = open_latest_cache(ctx)
         final_accuracy = magnitude_prune(model, config.amount, lambda: finetune_with_kd(
             model, ctx, targets, config.finetune.recipe(), ctx.seed, "sparsify: KD fine-tune with masks"))
-        saved = save_model(model.eval(), source.metrics["model"], source.metrics["model_kwargs"], out)
+        fields = model_fields(source)
+        saved = save_model(model.eval(), fields["spec"], fields["kwargs"], out, fields["input_spec"],
+                           fields["shape_changes"])
         sparsity = weight_sparsity(model)
         dense_ratio, sparse_ratio = gzip_ratio(source.file(WEIGHTS_FILE)), gzip_ratio(out / WEIGHTS_FILE)
         ctx.console.print(f"sparsified student: {100 * sparsity:.1f} % zeros, gzip {sparse_ratio:.2f}x "

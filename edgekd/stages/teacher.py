@@ -1,25 +1,44 @@
-"""`teacher`: load a trained teacher from a safetensors checkpoint, or train one, and score it."""
+"""`teacher`: a trained teacher from its checkpoint (or an ONNX file), or one trained here; scored.
+
+`model` is any model spec (`fmnist_teacher`, `timm:resnet18`, `file:my.py:build`, `onnx:t.onnx`, ...).
+The number of classes and input channels come from the data; a teacher whose output width is not
+the number of classes is refused before anything is trained or cached.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import PositiveInt
+from pydantic import PositiveInt, field_validator
 
-from edgekd.artifacts import file_digest
 from edgekd.config import StageConfig
-from edgekd.errors import CheckpointError
+from edgekd.errors import CheckpointError, ConfigError
+from edgekd.models.spec import ModelSpec, parse_spec
 from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
 
 
 class TeacherConfig(StageConfig):
     type: Literal["teacher"] = "teacher"
-    model: str = "fmnist_teacher"
-    width: Optional[PositiveInt] = None
-    checkpoint: Optional[str] = None
+    model: ModelSpec = ModelSpec(name="fmnist_teacher")
+    width: Optional[PositiveInt] = None  # built-in models: shorthand for kwargs.width
+    checkpoint: Optional[str] = None  # shorthand for model.checkpoint
     train: TrainingConfig = TrainingConfig(epochs=15, alpha=0.0)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _spec(cls, value):
+        return parse_spec(value, "teacher.model")
+
+    def spec(self) -> ModelSpec:
+        """The model spec with the stage-level shorthands folded in."""
+        update: dict[str, Any] = {}
+        if self.width:
+            update["kwargs"] = {**self.model.kwargs, "width": self.width}
+        if self.checkpoint:
+            update["checkpoint"] = self.checkpoint
+        return self.model.model_copy(update=update)
 
 
 class TeacherStage(Stage):
@@ -27,30 +46,63 @@ class TeacherStage(Stage):
     Config = TeacherConfig
 
     def inputs(self, config: TeacherConfig, ctx) -> dict[str, Any]:
-        if config.checkpoint is None:
-            return {}
-        path = Path(config.checkpoint)
-        if not path.is_file():
-            raise CheckpointError(f"teacher checkpoint {path} not found (stages.teacher.checkpoint)")
-        return {"checkpoint_sha256": file_digest(path)}
+        from edgekd.models.build import spec_fingerprint
+
+        try:
+            return spec_fingerprint(config.spec())
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc} (stages.{config.stage_name})") from None
 
     def run(self, config: TeacherConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.checkpoints import load_model
         from edgekd.kd.trainer import train
         from edgekd.model_artifacts import accuracy, save_model, torch_logits
-        from edgekd.zoo import build_model
+        from edgekd.models.build import build_model, spec_fingerprint
 
-        kwargs = {"width": config.width} if config.width else {}
-        if config.checkpoint:
-            model = load_model(config.model, config.checkpoint, **kwargs)
-            source = config.checkpoint
+        spec, data_spec = config.spec(), ctx.data.input_spec
+        model, kwargs = build_model(spec, data_spec)
+        check_output_width(model, ctx, f"teacher {spec.label}")
+        if spec.checkpoint or spec.source == "onnx":
+            source = spec.checkpoint or spec.target
         else:
             train_set = ctx.data.split("train")
-            model = build_model(config.model, **kwargs)
             train(model, train_set.inputs, train_set.labels, None, config.train.recipe(), ctx.seed,
-                  ctx.console, label=f"train teacher {config.model}")
+                  ctx.console, label=f"train teacher {spec.label}")
             source = "trained"
         test = ctx.data.split("test")
         test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
-        ctx.console.print(f"teacher {config.model}: test accuracy {test_accuracy:.4f}")
-        return {**save_model(model, config.model, kwargs, out), "accuracy": test_accuracy, "source": source}
+        ctx.console.print(f"teacher {spec.label}: test accuracy {test_accuracy:.4f}")
+        saved = save_model(model, spec, kwargs, out, data_spec)
+        return {**saved, "accuracy": test_accuracy, "source": source, "per_class_accuracy":
+                per_class_accuracy(torch_logits(model, test.inputs), test.labels, data_spec.class_names),
+                "source_fingerprint": spec_fingerprint(spec)}
+
+
+def check_output_width(model, ctx, what: str) -> None:
+    """One forward pass on a training sample: the model must take the data and give one logit per class."""
+    import torch
+
+    from edgekd.errors import DataError
+
+    sample = torch.from_numpy(ctx.data.split("train").inputs[:2])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            width = model(sample).shape[-1]
+    except RuntimeError as exc:
+        raise DataError(f"{what} cannot take this data's samples of shape {list(sample.shape[1:])}: "
+                        f"{str(exc).strip().splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+    if width != ctx.data.num_classes:
+        raise ConfigError(f"{what} outputs {width} values per sample but the data has "
+                          f"{ctx.data.num_classes} classes; set num_classes in the model's kwargs "
+                          "or use a checkpoint trained on these classes")
+
+
+def per_class_accuracy(logits, labels, class_names) -> dict[str, float]:
+    import numpy as np
+
+    predicted = logits.argmax(axis=1)
+    names = list(class_names) or [str(i) for i in range(logits.shape[1])]
+    return {names[c]: float((predicted[labels == c] == c).mean()) for c in range(len(names)) if (labels == c).any()}

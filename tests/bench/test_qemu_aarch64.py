@@ -61,7 +61,7 @@ def test_xnnpack_picks_core_specific_kernels(student_files):
 
 @pytest.fixture(scope="module")
 def student_checkpoint(tmp_path_factory):
-    from edgekd.checkpoints import save_weights
+    from edgekd.models.checkpoints import save_weights
 
     path = tmp_path_factory.mktemp("arm-torch") / "student.safetensors"
     torch.manual_seed(0)

@@ -20,7 +20,7 @@ def test_pruned_student_is_smaller_and_still_learns(tmp_path):
     assert pruned["macs_ratio"] <= 0.5 and pruned["params_ratio"] < 0.7
     assert [s["stage"] for s in pruned["stages"]] == [1, 2]
     assert pruned["stages"][0]["macs_ratio"] > pruned["stages"][1]["macs_ratio"]  # gradual
-    assert pruned["model_kwargs"]["channels"][0] < 16 and pruned["accuracy"] > 0.6
+    assert pruned["shape_changes"]["features.0"]["out_channels"] < 16 and pruned["accuracy"] > 0.6
     export = result.artifacts["export_onnx"]
     onnx = next(e for e in export.metrics["exports"] if e["model"] == "student")
     assert onnx["status"] == "ok" and onnx["parity_max_abs"] < 1e-4
@@ -28,10 +28,24 @@ def test_pruned_student_is_smaller_and_still_learns(tmp_path):
     assert size < 0.7 * 236_000  # the unpruned student's fp32 ONNX is ~231 KB
 
 
-def test_prune_refuses_an_architecture_it_cannot_rebuild(tmp_path):
-    config = distilled_then(tmp_path, "prune-teacher", [{"type": "prune"}], train_subset=500, test_subset=100,
-                            distill_epochs=1, student="fmnist_teacher", width=4)
-    with pytest.raises(ConfigError, match="prune supports fmnist_student"):
+def test_pruned_model_of_another_architecture_rebuilds_exactly(tmp_path):
+    """Generic persistence: shapes recorded, a fresh build resized, weights loaded strictly."""
+    from edgekd.context import DataSource
+    from edgekd.model_artifacts import accuracy, load_model, torch_logits
+
+    config = distilled_then(tmp_path, "prune-teacher", [{"type": "prune", "stages": 1, "final_epochs": 0}],
+                            train_subset=500, test_subset=100, distill_epochs=1, student="fmnist_teacher", width=4)
+    result = run(config)
+    pruned = result.artifacts["prune"]
+    assert pruned.metrics["shape_changes"] and pruned.metrics["macs_ratio"] <= 0.5
+    test = DataSource(config.data).split("test")
+    assert accuracy(torch_logits(load_model(pruned), test.inputs), test.labels) == pruned.metrics["accuracy"]
+
+
+def test_prune_refuses_a_model_with_nothing_to_prune(tmp_path):
+    config = distilled_then(tmp_path, "prune-onnx", [{"type": "prune"}], train_subset=500, test_subset=100,
+                            distill_epochs=1, student="file:tests/compress/linear_model.py:build")
+    with pytest.raises(ConfigError, match="torch-pruning cannot prune"):
         run(config)
 
 

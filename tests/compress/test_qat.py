@@ -83,7 +83,7 @@ def test_folding_batch_norm_keeps_the_function_and_removes_the_bn():
     import torch
     from torch import nn
 
-    from edgekd.qat import fold_batch_norm
+    from edgekd.compress.qat import fold_batch_norm
     from edgekd.zoo import build_model
 
     torch.manual_seed(0)
@@ -104,7 +104,7 @@ def test_scoring_the_qat_model_never_moves_its_int8_ranges():
     import numpy as np
     import torch
 
-    from edgekd import qat
+    from edgekd.compress import qat
     from edgekd.zoo import build_model
 
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import torch
 from edgekd.export.onnx_export import export_onnx, integer_op_share
 from edgekd.export.tflite_export import cast_weights_fp16, export_tflite_fp32, export_tflite_int8
 from edgekd.parity import parity
-from edgekd.quantization import calibrate, load_calibrated, save_calibration
+from edgekd.compress.quantization import calibrate, load_calibrated, save_calibration
 from edgekd.runtimes.base import predict
 from edgekd.runtimes.litert_rt import LiteRTRuntime
 from edgekd.runtimes.onnxruntime_rt import OrtRuntime, ProviderUnavailable
@@ -47,7 +47,7 @@ def test_tflite_fp32_and_fp16(model_and_data, tmp_path):
 
 
 def test_saved_calibration_rebuilds_the_same_quantized_model(model_and_data, quantized):
-    from edgekd.quantization import convert
+    from edgekd.compress.quantization import convert
 
     model, data, _ = model_and_data
     original = TorchRuntime(convert(calibrate(model, data[:32]))).run(data)

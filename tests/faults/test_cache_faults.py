@@ -5,7 +5,7 @@ import shutil
 import pytest
 import yaml
 
-from edgekd.checkpoints import load_model, save_weights
+from edgekd.models.checkpoints import load_model, save_weights
 from edgekd.config import parse_config
 from edgekd.errors import ArtifactError
 from edgekd.kd.teacher_cache import open_cache

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgekd.checkpoints import save_weights
+from edgekd.models.checkpoints import save_weights
 from edgekd.config import parse_config
 from edgekd.errors import ConfigError
 from edgekd.pipeline import run

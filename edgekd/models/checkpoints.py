@@ -55,24 +55,42 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     raise CheckpointError(f"{path}: unsupported checkpoint type; use .safetensors, .pt or .pth")
 
 
-def load_model(name: str, path: str | Path, **kwargs):
-    """Build the registered model `name` and fill it with the weights from `path` (strict keys)."""
-    from edgekd.zoo import build_model
+def strip_key_prefix(state: dict[str, Any], prefix: str | None) -> dict[str, Any]:
+    """Drop `prefix` (e.g. `module.` from DDP, `model.` from Lightning) from every key that has it."""
+    if not prefix:
+        return state
+    return {key.removeprefix(prefix): value for key, value in state.items()}
 
-    model = build_model(name, **kwargs)
-    state = read_state_dict(path)
+
+def load_state_strict(model, state: dict[str, Any], where: str, label: str) -> None:
+    """Load `state` into `model` only when every key and shape fits; else one line naming the first
+    few missing, unexpected and mis-shaped keys."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path} does not fit model {name!r}: missing {missing[:3]}, unexpected {unexpected[:3]}"
-        )
-    for key, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise CheckpointError(
-                f"{path} does not fit model {name!r}: {key} is {tuple(tensor.shape)}, "
-                f"model wants {tuple(expected[key].shape)}"
-            )
+    misshaped = [f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}"
+                 for key in sorted(set(state) & set(expected))
+                 if tuple(state[key].shape) != tuple(expected[key].shape)]
+    if missing or unexpected or misshaped:
+        parts = [f"{what} {len(keys)} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
+                 if keys]
+        hint = ""
+        if unexpected and missing and all("." in k for k in unexpected):
+            prefix = unexpected[0].split(".", 1)[0] + "."
+            if all(k.startswith(prefix) for k in unexpected):
+                hint = f"; try strip_prefix: {prefix!r}"
+        raise CheckpointError(f"{where} does not fit model {label}: {'; '.join(parts)}{hint}")
     model.load_state_dict(state)
+
+
+def load_model(name, path: str | Path, strip_prefix: str | None = None, **kwargs):
+    """Build the model `name` (a spec string or ModelSpec) with `kwargs` and fill it with the weights
+    from `path`, strictly."""
+    from edgekd.models.build import instantiate
+    from edgekd.models.spec import parse_spec
+
+    spec = parse_spec(name)
+    model = instantiate(spec, kwargs)
+    load_state_strict(model, strip_key_prefix(read_state_dict(path), strip_prefix), str(path), repr(spec.label))
     return model.eval()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekd.quantization import export_program  # also sets the torchao environment before its import
+from edgekd.compress.quantization import export_program  # also sets the torchao environment before its import
 
 EPS = 2**-12  # the smallest scale, as in the PTQ quantiser
 
@@ -107,14 +107,14 @@ def freeze(prepared):
 
 def convert(prepared):
     """Frozen prepared module → quantised Q/DQ program (weights not folded, as litert-torch wants)."""
-    from edgekd.quantization import convert as convert_pt2e
+    from edgekd.compress.quantization import convert as convert_pt2e
 
     return convert_pt2e(copy.deepcopy(freeze(prepared)))
 
 
 def save(prepared, path: Path) -> None:
     """Weights and fake-quantiser state as safetensors (see quantization.save_calibration)."""
-    from edgekd.quantization import save_calibration
+    from edgekd.compress.quantization import save_calibration
 
     save_calibration(prepared, path)
 

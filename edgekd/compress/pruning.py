@@ -26,11 +26,10 @@ def prune_channels(model: nn.Module, example: torch.Tensor, keep_macs: float, st
 
     model.eval()
     base = forward_macs(model, example)
-    output_layer = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]  # keep every class
     pruner = tp.pruner.MetaPruner(
         model, example[:1], importance=tp.importance.GroupMagnitudeImportance(p=2),
         pruning_ratio=0.9, iterative_steps=180,  # small steps; we stop on the MAC target, not on a ratio
-        ignored_layers=[output_layer], round_to=round_to)
+        ignored_layers=[output_layer(model)], round_to=round_to)  # keep every class
     history = []
     for stage in range(1, stages + 1):
         target = base * (1 - (1 - keep_macs) * stage / stages)
@@ -38,13 +37,20 @@ def prune_channels(model: nn.Module, example: torch.Tensor, keep_macs: float, st
         while macs > target and pruner.current_step < pruner.iterative_steps:
             pruner.step()
             macs = forward_macs(model, example)
+        if macs >= base:
+            raise ValueError(f"found no channels to remove in {type(model).__name__} (only its output layer "
+                             "is prunable, and that one keeps every class)")
         accuracy = finetune(stage)
         history.append({"stage": stage, "macs": macs, "macs_ratio": macs / base, "accuracy": accuracy,
                         "params": sum(p.numel() for p in model.parameters())})
     return history
 
 
-def student_kwargs(model: nn.Module) -> dict:
-    """The `fmnist_student` constructor arguments that rebuild a pruned student's shapes."""
-    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
-    return {"channels": [conv.out_channels for conv in convs], "hidden": model.classifier[1].out_features}
+def output_layer(model: nn.Module) -> nn.Module:
+    """The classifier layer whose outputs (one per class) pruning must keep: the last Linear, else
+    the last conv (fully convolutional heads)."""
+    for kind in (nn.Linear, nn.Conv2d, nn.Conv1d):
+        found = [m for m in model.modules() if isinstance(m, kind)]
+        if found:
+            return found[-1]
+    raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to prune")

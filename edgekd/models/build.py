@@ -1,0 +1,53 @@
+"""Build a model from its spec: resolve what the data decides, instantiate, load the checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgekd.models.registry import source_module
+from edgekd.models.spec import ModelSpec, parse_spec
+
+
+def resolve_kwargs(spec: ModelSpec, input_spec=None) -> dict[str, Any]:
+    """The builder's kwargs with `num_classes` / input channels filled in from the data."""
+    return source_module(spec.source).resolve_kwargs(spec.target, spec.kwargs, input_spec)
+
+
+def instantiate(spec: ModelSpec | str, kwargs: dict[str, Any]):
+    """A fresh (randomly initialised) model of this spec with fully resolved kwargs."""
+    spec = parse_spec(spec)
+    return source_module(spec.source).build(spec.target, kwargs)
+
+
+def build_model(spec: ModelSpec | str, input_spec=None, load_checkpoint: bool = True):
+    """(model, resolved kwargs): the architecture for this data, with the spec's checkpoint loaded."""
+    from edgekd.models.checkpoints import load_state_strict, read_state_dict, strip_key_prefix
+
+    spec = parse_spec(spec)
+    kwargs = resolve_kwargs(spec, input_spec)
+    model = instantiate(spec, kwargs)
+    if load_checkpoint and spec.checkpoint:
+        state = strip_key_prefix(read_state_dict(spec.checkpoint), spec.strip_prefix)
+        load_state_strict(model, state, spec.checkpoint, repr(spec.label))
+    return model, kwargs
+
+
+def spec_fingerprint(spec: ModelSpec | str) -> dict[str, Any]:
+    """What outside the config a model depends on: the user's code file and the checkpoint's bytes.
+    Goes into the artifact id of the stage that names the spec, so editing either rebuilds it."""
+    from pathlib import Path
+
+    from edgekd.artifacts import file_digest
+    from edgekd.errors import CheckpointError
+
+    spec = parse_spec(spec)
+    found: dict[str, Any] = {}
+    code = source_module(spec.source).fingerprint(spec.target)
+    if code:
+        found["code_sha256"] = code
+    if spec.checkpoint:
+        path = Path(spec.checkpoint)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path} not found (model {spec.label})")
+        found["checkpoint_sha256"] = file_digest(path)
+    return found

@@ -1,0 +1,35 @@
+"""`builtin:<name>` (or a bare name): the architectures in `edgekd.zoo`."""
+
+from __future__ import annotations
+
+import inspect
+
+from edgekd.errors import CheckpointError
+
+
+def _builder(target: str):
+    from edgekd.zoo import MODELS
+
+    if target not in MODELS:
+        import difflib
+
+        close = difflib.get_close_matches(target, list(MODELS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise CheckpointError(f"unknown built-in model {target!r}; registered: {', '.join(sorted(MODELS))}{hint}")
+    return MODELS[target]
+
+
+def resolve_kwargs(target: str, kwargs: dict, input_spec) -> dict:
+    accepted = inspect.signature(_builder(target)).parameters
+    resolved = dict(kwargs)
+    if input_spec is not None and input_spec.num_classes and "num_classes" in accepted:
+        resolved.setdefault("num_classes", input_spec.num_classes)
+    return resolved
+
+
+def build(target: str, kwargs: dict):
+    return _builder(target)(**kwargs)
+
+
+def fingerprint(target: str) -> None:
+    return None  # package code: covered by the package version in every artifact id
