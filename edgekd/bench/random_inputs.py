@@ -172,9 +172,11 @@ def random_canonical(key: tuple, batches: int, seed: int = 0) -> list[np.ndarray
             arrays.append(rng.integers(0, TOKEN_ID_LIMIT, shape, dtype=np.int64))
         elif family == "bool":
             arrays.append(rng.integers(0, 2, shape).astype(bool))
-        else:  # uint8/int8/int16: uniform over the whole range (raw pixels, or already-quantised values)
+        elif np.dtype(family).kind in "iu":  # uint8/int8/int16: the whole range (raw pixels, quantised values)
             info = np.iinfo(np.dtype(family))
             arrays.append(rng.integers(info.min, info.max, shape, endpoint=True, dtype=np.dtype(family)))
+        else:
+            raise ValueError(f"no random inputs for {family} tensors")
     return arrays
 
 

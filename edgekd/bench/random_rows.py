@@ -45,15 +45,13 @@ class RandomInputBench:
         self.unmeasured: dict[tuple[int, int], dict[str, Any]] = {}  # failed and skipped rows
         for batch_size in config.batch_sizes:
             for i, (candidate, inputs) in entries.items():
-                base = {key: candidate.get(key) for key in ROW_FIELDS} | {
-                    "batch_size": batch_size, "accuracy": None, "size_bytes": None, "target": _target_name(candidate)}
                 if isinstance(inputs, Exception):
-                    self.unmeasured[i, batch_size] = {**base, "status": "failed",
-                                                      "reason": f"reading its inputs: {_reason(inputs)}"}
+                    self.unmeasured[i, batch_size] = _unmeasured(candidate, batch_size, "failed",
+                                                                 f"reading its inputs: {_reason(inputs)}")
                 elif ri.declared_batch(inputs) not in (None, batch_size):
-                    self.unmeasured[i, batch_size] = {**base, "status": "skipped", "reason": (
+                    self.unmeasured[i, batch_size] = _unmeasured(candidate, batch_size, "skipped", (
                         f"the file's batch is fixed at {ri.declared_batch(inputs)}; batch {batch_size} is "
-                        "not measured on it")}
+                        "not measured on it"))
                 else:
                     self.plans[i, batch_size] = ri.resolve_shapes(Path(candidate["path"]), inputs, shapes, batch_size)
 
@@ -66,7 +64,12 @@ class RandomInputBench:
         for (batch_size, key), members in groups.items():
             compared = len(members) > 1
             batches = ri.batches_for(PARITY_SAMPLES, batch_size) if compared else 1
-            canonical = ri.random_canonical(key, batches)
+            try:
+                canonical = ri.random_canonical(key, batches)
+            except ValueError as exc:  # e.g. a string input
+                rows.update({(i, batch_size): _unmeasured(self.entries[i][0], batch_size, "failed", _reason(exc))
+                             for i in members})
+                continue
             reference = None  # (file name, outputs) of the first member that ran
             for i in members:
                 candidate, inputs = self.entries[i]
@@ -77,9 +80,12 @@ class RandomInputBench:
                     if reference is None:
                         reference = (Path(candidate["path"]).name, outputs)
                         row["reference"] += "; the parity reference for files of this signature"
-                    else:
+                    elif _channels_first(outputs).shape == _channels_first(reference[1]).shape:
                         row.update(output_parity(reference[1], outputs))
                         row["reference"] += f"; parity vs {reference[0]} on the same inputs"
+                    else:  # e.g. another output first: nothing to compare, and the row says so
+                        row["reference"] += (f"; its first output {list(outputs.shape)} does not compare with "
+                                             f"{reference[0]}'s {list(reference[1].shape)}")
                 rows[i, batch_size] = row
         return rows
 
@@ -103,8 +109,7 @@ def _measure(candidate, inputs, shapes, canonical, batches, config, batch_size):
         memory = {"cold_start_ms": cold_start_ms, "rss_growth_bytes": max(0, _rss_bytes() - rss_before),
                   "peak_rss_bytes": _peak_rss_bytes()}
     except Exception as exc:  # a file the runtime cannot load or run is a row, not a crash
-        return {**row, "status": "failed", "reason": _reason(exc), "target": _target_name(candidate),
-                "size_bytes": None}, None
+        return _unmeasured(candidate, batch_size, "failed", _reason(exc)), None
     roofline = roofline_fields(candidate.get("macs"), batch_size, timing["latency_ms_p50"], config.threads)
     return {**row, "status": "ok", "reason": None, "target": runtime.target,
             "size_bytes": os.path.getsize(candidate["path"]), "runtime_info": runtime.describe(),
@@ -112,10 +117,9 @@ def _measure(candidate, inputs, shapes, canonical, batches, config, batch_size):
 
 
 def output_parity(reference: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
-    """Max |difference| of the first outputs; top-1 agreement only for (batch, classes) outputs."""
+    """Max |difference| of outputs of one shape (up to layout); top-1 agreement only for (batch,
+    classes) outputs."""
     reference, outputs = _channels_first(reference), _channels_first(outputs)
-    if reference.shape != outputs.shape:
-        return {"parity_max_abs": None, "top1_agreement": None}
     diff = np.abs(reference.astype(np.float64) - outputs.astype(np.float64))
     agreement = (float(np.mean(reference.argmax(axis=1) == outputs.argmax(axis=1)))
                  if reference.ndim == 2 else None)
@@ -125,6 +129,11 @@ def output_parity(reference: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
 def _channels_first(array: np.ndarray) -> np.ndarray:
     """A channels-last feature map (onnx2tf's TFLite outputs) in NCHW, so it compares with ONNX's."""
     return array.transpose(0, 3, 1, 2) if ri.channels_first(array.shape) != array.shape else array
+
+
+def _unmeasured(candidate: dict[str, Any], batch_size: int, status: str, reason: str) -> dict[str, Any]:
+    return {**{key: candidate.get(key) for key in ROW_FIELDS}, "batch_size": batch_size, "accuracy": None,
+            "size_bytes": None, "target": _target_name(candidate), "status": status, "reason": reason}
 
 
 def _reason(exc: Exception) -> str:

@@ -48,7 +48,7 @@ def qat_quantizer():
 
 def fold_batch_norm(model):
     """A copy of `model` (eval mode) with every Conv2d directly followed by a BatchNorm2d (siblings in
-    the same container, as in a Sequential) folded into the conv; the BN becomes an Identity."""
+    the same container, as in a Sequential or timm's blocks) folded into the conv."""
     from torch import nn
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -58,8 +58,17 @@ def fold_batch_norm(model):
         for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
-                setattr(parent, bn_name, nn.Identity())
+                setattr(parent, bn_name, _what_follows_batch_norm(bn))
     return folded
+
+
+def _what_follows_batch_norm(bn):
+    """What is left of a BN once folded: nothing, or for timm's BatchNormAct2d (a BatchNorm2d that
+    also applies dropout and its activation) that dropout and activation."""
+    from torch import nn
+
+    tail = [m for m in (getattr(bn, "drop", None), getattr(bn, "act", None)) if m is not None]
+    return nn.Sequential(*tail) if tail else nn.Identity()
 
 
 def prepare(model, sample: np.ndarray):
