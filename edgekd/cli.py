@@ -124,10 +124,8 @@ def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, em
     from edgekd.stages.bench import BenchConfig
 
     quiet_third_party()
-    # --min-seconds 0 means "the run count alone"; BenchConfig (shared with pipelines) wants a positive
-    # budget, and a microsecond is always spent by the time the runs are done.
     config = BenchConfig(threads=threads, batch_sizes=list(batch_sizes), min_runs=min_runs,
-                         min_seconds=min_seconds or 1e-6, emulated_cpus=list(emulated_cpus))
+                         min_seconds=min_seconds, emulated_cpus=list(emulated_cpus))
     report = bench_files([Path(f) for f in files], config, DataSource({"type": "idx", "data_dir": data_dir}), arch,
                          provider, shapes=parse_shape_options(shapes), data_required=data_dir is not None,
                          say=lambda line: click.echo(line, err=True))

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgekd.bench.roofline import roofline_fields
 
-ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs", "top1_agreement",
+ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs", "parity_rel", "top1_agreement",
               "reference", "fp32_parity_max_abs", "fp32_top1_agreement")
 
 

@@ -24,6 +24,9 @@ from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
 
 
+MIN_SCHEDULE_STEPS = 10
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Optimisation settings. `alpha = 0` trains with cross-entropy only (the baseline)."""
@@ -71,8 +74,10 @@ def train(
     trained.to(memory_format=layout)
     optimizer = torch.optim.SGD(trained.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 nesterov=True, weight_decay=recipe.weight_decay)
+    # OneCycleLR divides by the length of its warm-up and decay phases, which are empty below ~10
+    # steps (a small data set, one epoch): such a run then just ends early in a 10-step schedule.
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * plan.steps, pct_start=0.2)
+        optimizer, max_lr=recipe.lr, total_steps=max(recipe.epochs * plan.steps, MIN_SCHEDULE_STEPS), pct_start=0.2)
     alpha = recipe.alpha if teacher is not None else 0.0
     done = 0
     if checkpoint is not None and checkpoint.is_file():

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
@@ -23,7 +23,7 @@ class BenchConfig(StageConfig):
     batch_sizes: list[PositiveInt] = Field(default=[1], min_length=1, description="a latency row per batch size")
     warmup: int = Field(20, ge=0)
     min_runs: int = Field(200, ge=200)
-    min_seconds: PositiveFloat = 1.0
+    min_seconds: NonNegativeFloat = 1.0
     extra_providers: list[str] = Field(
         default_factory=list, description="more ONNX Runtime EPs (e.g. CUDAExecutionProvider); a row each, "
         "skipped with the reason where this machine's onnxruntime lacks it")

@@ -34,6 +34,7 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
             try:
                 module, reference_name = _source_module(ctx, role, precision)
                 filename, extra, runtime = convert(module, precision, test.inputs, out, f"{role}_{precision}")
+                attach_input_spec(out / filename, family, ctx.data.input_spec)
                 reference = torch_logits(module, test.inputs)
                 exported = predict(runtime, test.inputs)
                 record.update(extra, file=filename, status="ok", reference=reference_name,
@@ -56,6 +57,16 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
     return {"exports": records, "failures": failures}
 
 
+def attach_input_spec(path: Path, family: str, spec) -> None:
+    """The preprocessing travels with the file: ONNX metadata_props, or a JSON sidecar by a .tflite."""
+    from edgekd.export.input_spec_files import write_onnx_input_spec, write_tflite_sidecar
+
+    if family == "onnx":
+        write_onnx_input_spec(path, spec)
+    else:
+        write_tflite_sidecar(path, spec)
+
+
 def family_runtime(family: str) -> str:
     return {"onnx": "onnxruntime", "tflite": "litert"}[family]
 
@@ -70,6 +81,8 @@ def _source_module(ctx, role: str, precision: str):
 
     name, quantizer = quantizer_artifact(ctx, role)
     entry = quantizer.metrics["models"][role]
+    if entry.get("status") == "failed":
+        raise RuntimeError(f"the {name} stage could not quantise the {role}: {entry['reason']}")
     if entry["source_artifact"] != model_artifact(ctx, role).id:
         raise ConfigError(f"the {name} stage quantised another {role} than the one being "
                           "exported; put ptq / qat after the stage that makes the model")

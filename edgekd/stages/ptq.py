@@ -34,12 +34,26 @@ class PtqStage(Stage):
         metrics: dict[str, Any] = {"calibration_samples": int(len(calibration)),
                                    "scheme": "int8 symmetric per-channel weights, per-tensor activations",
                                    "models": {}}
+        failures = []
         for role in config.models:
-            prepared = calibrate(load_role(ctx, role), calibration)
+            try:
+                prepared = calibrate(load_role(ctx, role), calibration)
+            except Exception as exc:  # torch.export cannot trace it: the int8 rows say why, fp32 goes on
+                reason = one_line_reason(exc)
+                ctx.console.print(f"[red]{role}: PT2E quantisation failed: {reason}[/]")
+                metrics["models"][role] = {"status": "failed", "reason": reason,
+                                           "source_artifact": model_artifact(ctx, role).id}
+                failures.append(f"{role}/int8")
+                continue
             filename = CALIBRATION_FILE.format(role=role)
             save_calibration(prepared, out / filename)
             int8_accuracy = accuracy(torch_logits(convert(prepared), test.inputs), test.labels)
             ctx.console.print(f"{role}: PyTorch int8 (fake-quant) test accuracy {int8_accuracy:.4f}")
             metrics["models"][role] = {"file": filename, "accuracy": int8_accuracy,
                                        "source_artifact": model_artifact(ctx, role).id}
-        return metrics
+        return {**metrics, "failures": failures}
+
+
+def one_line_reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]

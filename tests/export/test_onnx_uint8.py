@@ -154,6 +154,6 @@ def test_resnet18_runs_every_conv_as_qlinearconv(tmp_path):
     assert written["float_convs"] == 0 and not written["float_compute_ops"]
     fused = [node.op_type for node in onnx.load(str(tmp_path / "written.opt.onnx")).graph.node]
     assert fused.count("QLinearConv") == 20 and "QLinearAdd" in fused
-    inputs = {"input": data[:8]}
-    assert (ort_outputs(tmp_path / "signed.onnx", inputs)[0].argmax(1)
-            == ort_outputs(tmp_path / "written.onnx", inputs)[0].argmax(1)).mean() >= 0.75
+    inputs = {"input": data[:4]}  # residual Adds, MaxPool and shared zero points: still bit-exact
+    assert np.array_equal(ort_outputs(tmp_path / "signed.onnx", inputs, optimize=False)[0],
+                          ort_outputs(tmp_path / "written.onnx", inputs, optimize=False)[0])
