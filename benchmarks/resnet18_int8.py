@@ -1,10 +1,11 @@
 """What the uint8-activation rewrite buys on ONNX Runtime: timm ResNet-18, fp32 vs int8 QDQ.
 
-    .venv/bin/python benchmarks/resnet18_int8.py [--rounds 5] [--calibration 64]
+    .venv/bin/python benchmarks/resnet18_int8.py [--rounds 9] [--calibration 64]
 
-Builds timm `resnet18` (10 classes, 3×96×96, random weights with `zero_init_last=False` so no
-residual branch folds away, BN statistics re-estimated on the calibration inputs), calibrates it with edgekd's PT2E quantiser on random normalised
-inputs, and exports three files with edgekd's exporter:
+Builds timm `resnet18` (10 classes, 3×96×96) with random weights: `zero_init_last=False`, so no
+residual branch folds away, and BN statistics re-estimated on the calibration inputs. Calibrates it
+with edgekd's PT2E quantiser on random normalised inputs, then exports three files with edgekd's
+exporter:
 
   fp32           the float model
   int8_signed    PT2E's QDQ as it comes: int8 activations (`uint8_activations=False`)
@@ -88,23 +89,48 @@ def time_variants(files: dict[str, Path], rounds: int) -> dict[str, list[float]]
 
 
 def agreement(files: dict[str, Path], count: int) -> dict:
+    """The int8 file differs from the signed one only where ORT fuses more of it into integer
+    kernels, which round differently; with fusion off the two must give identical logits."""
     inputs = np.random.default_rng(2).normal(size=(count, *INPUT_SHAPE)).astype(np.float32)
     logits = {name: predict(OrtRuntime(path, threads=1), inputs) for name, path in files.items()}
+    unfused = [unfused_logits(files[name], inputs) for name in ("int8_signed", "int8")]
     top1 = {name: value.argmax(1) for name, value in logits.items()}
     return {"agreement_inputs": count,
             "top1_agreement_int8_vs_signed": float((top1["int8"] == top1["int8_signed"]).mean()),
             "max_abs_diff_int8_vs_signed": float(np.abs(logits["int8"] - logits["int8_signed"]).max()),
+            "max_abs_diff_int8_vs_signed_unfused": float(np.abs(unfused[1] - unfused[0]).max()),
+            "output_scale": output_scale(files["int8"]),
             "top1_agreement_int8_vs_fp32": float((top1["int8"] == top1["fp32"]).mean()),
             "top1_agreement_signed_vs_fp32": float((top1["int8_signed"] == top1["fp32"]).mean()),
             # Random weights can put most inputs in one class, which makes agreement easy: say how many.
             "distinct_top1_classes_fp32": int(len(np.unique(top1["fp32"])))}
 
 
+def unfused_logits(path: Path, inputs: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(None, {"input": inputs[i:i + 64]})[0] for i in range(0, len(inputs), 64)])
+
+
+def output_scale(path: Path) -> float:
+    """One quantisation step of the logits: the scale of the DequantizeLinear that makes them."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    final = next(node for node in graph.node if node.output[0] == graph.output[0].name)
+    return float(next(numpy_helper.to_array(i) for i in graph.initializer if i.name == final.input[1]))
+
+
 def main() -> None:
     import onnxruntime
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--calibration", type=int, default=64, help="random calibration inputs")
     parser.add_argument("--agreement", type=int, default=256, help="random inputs for top-1 agreement")
     parser.add_argument("--seed", type=int, default=0)
@@ -139,7 +165,8 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for key in ("ort_ms_p50_fp32", "ort_ms_p50_int8_signed", "ort_ms_p50_int8", "speedup_int8_vs_fp32",
                 "speedup_int8_vs_fp32_round_median", "speedup_int8_signed_vs_fp32", "float_convs", "float_convs_signed",
-                "top1_agreement_int8_vs_signed", "max_abs_diff_int8_vs_signed"):
+                "top1_agreement_int8_vs_signed", "max_abs_diff_int8_vs_signed",
+                "max_abs_diff_int8_vs_signed_unfused", "output_scale"):
         print(f"{key:34s} {result[key]:.4f}" if isinstance(result[key], float) else f"{key:34s} {result[key]}")
     print(f"wrote {args.out}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,37 @@ def export_onnx(module, sample: np.ndarray, path: Path, uint8_activations: bool 
 
     # Store int8 weights as int8 initializers (PT2E leaves float weights + Quantize for litert-torch).
     module = fold_weight_quantization(module)
-    program = export_program(module, sample)
+    try:
+        program = export_program(module, sample)
+    except Exception as exc:
+        if isinstance(module, torch.fx.GraphModule):  # a quantised program: nothing to fall back to
+            raise
+        _export_torchscript(module, sample, path, exc)
+        return
     with _quiet():
         torch.onnx.export(program, (), str(path), dynamo=True, opset_version=OPSET,
                           external_data=False, input_names=["input"], output_names=["logits"],
                           verbose=False)
     if uint8_activations:
         rewrite_file(path)  # leaves a float model's file untouched
+
+
+def _export_torchscript(module, sample: np.ndarray, path: Path, cause: Exception) -> None:
+    """A float model `torch.export` cannot trace (a data-dependent branch, say) still gets an fp32 file:
+    the TorchScript exporter records the path one example takes, and the parity check that follows
+    every export says whether that path is the model. `cause` stays on the file's metadata."""
+    import onnx
+    import torch
+
+    example = torch.from_numpy(np.ascontiguousarray(sample[:2]))
+    with _quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings about the very branch that made us fall back
+        torch.onnx.export(module.eval(), (example,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}})
+    model = onnx.load(str(path))
+    reason = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+    model.metadata_props.add(key="edgekd.exporter", value=f"torchscript (torch.export failed: {reason[:200]})")
+    onnx.save(model, str(path))
 
 
 @contextlib.contextmanager

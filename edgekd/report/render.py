@@ -106,7 +106,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                      f"shrinks its weights file {s['student_gzip_ratio']:.2f}× (dense: {s['dense_gzip_ratio']:.2f}×), "
                      "but the dense ONNX/TFLite files, parameter count and latency are unchanged.")
     int8 = s.get("student_int8")
-    if int8 and int8["method"] == "qat":
+    if int8 and int8.get("status") == "failed":
+        lines.append(f"The student could not be quantised to int8 ({int8['method']}): {int8['reason']}")
+    elif int8 and int8["method"] == "qat":
         lines.append(f"The student's int8 files take their ranges from quantisation-aware KD fine-tuning "
                      f"({int8['epochs']} epochs): PyTorch int8 accuracy {100 * int8['accuracy']:.2f} %, against "
                      f"{100 * int8['ptq_accuracy']:.2f} % for PTQ int8 and {100 * int8['fp32_accuracy']:.2f} % "

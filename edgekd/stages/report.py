@@ -61,7 +61,10 @@ def _student_int8(ctx) -> dict[str, Any] | None:
     except ConfigError:
         return None
     metrics = quantizer.metrics
-    return {"method": ctx.stage_types[name], "accuracy": metrics["models"]["student"]["accuracy"],
+    entry = metrics["models"]["student"]
+    if entry.get("status") == "failed":
+        return {"method": ctx.stage_types[name], "status": "failed", "reason": entry["reason"]}
+    return {"method": ctx.stage_types[name], "accuracy": entry["accuracy"],
             "ptq_accuracy": metrics.get("ptq_accuracy"), "fp32_accuracy": metrics.get("fp32_accuracy"),
             "epochs": metrics.get("epochs")}
 
