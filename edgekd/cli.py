@@ -130,7 +130,7 @@ def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, em
                          provider, shapes=parse_shape_options(shapes), data_required=data_dir is not None,
                          say=lambda line: click.echo(line, err=True))
     write_bench_report(report, Path(out))
-    print_report_table(Path(out), Console())
+    print_report_table(Path(out))  # sized for the terminal, or COLUMNS / 100 columns in logs
     click.echo(f"wrote {out}/report.html, report.md, report.json, bench.json")
     if any(row["status"] == "failed" for row in report["rows"]):
         sys.exit(3)
@@ -178,6 +178,74 @@ def check(budget, report_path, pipeline_path, baseline_path, junit_path, update_
 
     outcome = run_gate(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline)
     sys.exit(outcome.exit_code)
+
+
+DATA_SPEC_HELP = ("Data: a YAML mapping like '{type: arrays, path: d.npz, layout: NHW}', or idx, idx:DIR, "
+                  "arrays:PATH.npz:LAYOUT[:DIVIDE_BY], image_folder:ROOT:HxW[:CHANNELS], csv:PATH:LABEL.")
+
+
+@main.command()
+@click.option("--teacher", prompt="Teacher model (e.g. file:models.py:teacher, timm:resnet18, fmnist_teacher)",
+              help="Teacher model spec, or a YAML mapping '{name: ..., checkpoint: ...}'.")
+@click.option("--student", prompt="Student model (e.g. file:models.py:student, timm:mobilenetv3_small_050)",
+              help="Student model spec (trained here by distillation).")
+@click.option("--data", "data_spec", prompt="Data (e.g. arrays:data.npz:NHWC, image_folder:photos:64x64:3, idx)",
+              help=DATA_SPEC_HELP)
+@click.option("--teacher-checkpoint", default=None, metavar="PATH",
+              help="Trained teacher weights (.safetensors, .pt); without one the pipeline trains the teacher.")
+@click.option("--out", default="my_pipeline.yaml", show_default=True, help="Pipeline YAML to write.")
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@user_errors
+def init(teacher, student, data_spec, teacher_checkpoint, out, force):
+    """Write a commented pipeline YAML for your own teacher, student and data, and validate it."""
+    from edgekd.init_pipeline import write_pipeline
+
+    choices, config = write_pipeline(out, teacher, student, data_spec, teacher_checkpoint, force)
+    click.echo(f"wrote {out} ({len(config.stages)} stages: {', '.join(s.stage_name for s in config.stages)})")
+    if choices.train_samples:
+        click.echo(f"training split: {choices.train_samples} samples; epochs and batch size chosen for that")
+    click.echo(f"run it:  edgekd run {out}")
+
+
+@main.command("export")
+@click.argument("model")
+@click.option("--formats", default=None, metavar="LIST",
+              help="Comma-separated: onnx_fp32, onnx_int8, tflite_fp32, tflite_fp16, tflite_int8 "
+                   "(default: all but tflite_fp16).")
+@click.option("--data", "data_spec", default="idx", show_default=True,
+              help=DATA_SPEC_HELP + " Its test split checks parity; its training split calibrates int8.")
+@click.option("--checkpoint", default=None, metavar="PATH", help="Weights of MODEL (.safetensors, .pt).")
+@click.option("--out", default="export", show_default=True, help="Folder for the files and export.json.")
+@user_errors
+def export(model, formats, data_spec, checkpoint, out):
+    """Export one MODEL (a model spec, e.g. fmnist_teacher or file:models.py:build) to ONNX and TFLite,
+    each file checked for parity against PyTorch. Exit 3 when any format failed."""
+    from pathlib import Path
+
+    from edgekd.context import DataSource
+    from edgekd.data.cli_spec import parse_data_spec, preflight
+    from edgekd.export.single_model import DEFAULT_FORMATS, export_model, model_spec_for_export, parse_formats
+    from edgekd.export.single_model import table_lines
+    from edgekd.quiet import quiet_third_party
+
+    chosen = parse_formats(formats) if formats else list(DEFAULT_FORMATS)
+    spec = model_spec_for_export(model, checkpoint)
+    _, data_config = parse_data_spec(data_spec)
+    preflight(data_config)  # a missing file is one line before anything is built
+    quiet_third_party()
+    say = functools.partial(click.echo, err=True)
+    if not spec.checkpoint:
+        say(f"note: {spec.label} has no checkpoint: exporting randomly initialised weights (pass --checkpoint)")
+    result = export_model(spec, DataSource(data_config), chosen, Path(out), say=say)
+    click.echo(f"{result['model']}: PyTorch fp32 test accuracy {100 * result['pytorch_accuracy']:.2f} % "
+               f"({result['test_samples']} test samples)")
+    click.echo("parity: each file against the PyTorch model it came from (int8: the fake-quantised one)")
+    for line in table_lines(result):
+        click.echo(line)
+    written = sum(r["status"] == "ok" for r in result["rows"])
+    click.echo(f"wrote {written} file{'' if written == 1 else 's'} and export.json to {out}")
+    if any(row["status"] != "ok" for row in result["rows"]):
+        sys.exit(3)
 
 
 if __name__ == "__main__":

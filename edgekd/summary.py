@@ -1,21 +1,26 @@
-"""The terminal summary printed after a run."""
+"""The terminal summary printed after a run: the stages, then the report's tables."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
+
+from edgekd.report.terminal import add_fixed_column, compact_table, output_console
 
 
 def print_summary(result, console: Console | None = None) -> None:
-    console = console or Console()
-    if not console.is_terminal:  # logs and CI: don't wrap tables at 80 columns
-        console = Console(width=200)
-    table = Table(title=f"pipeline {result.config.name} (artifacts in {result.config.artifacts_dir}/)")
-    for column in ("stage", "type", "status", "seconds", "artifact"):
-        table.add_column(column)
+    """`console` defaults to stdout sized for the reader (see `output_console`); one passed in is used as is."""
+    console = console or output_console()
+    table = compact_table(f"pipeline {result.config.name} (artifacts in {result.config.artifacts_dir}/)")
+    for column in ("stage", "type", "status"):
+        add_fixed_column(table, column)
+    add_fixed_column(table, "seconds", justify="right")
+    # `<stage>-<16 hex>` folder names: the one column allowed to fold when the terminal is narrow
+    table.add_column("artifact", overflow="fold", min_width=len("artifact"))
     for outcome in result.outcomes:
         status = "reused" if outcome.reused else "ran"
-        table.add_row(outcome.name, outcome.type, status, f"{outcome.seconds:.1f}", outcome.artifact.path.name)
+        table.add_row(Text(outcome.name), Text(outcome.type), status, f"{outcome.seconds:.1f}",
+                      Text(outcome.artifact.path.name))
     console.print(table)
     report = next((o.artifact for o in reversed(result.outcomes) if o.type == "report"), None)
     if report is not None:

@@ -12,16 +12,9 @@ HUB_KWARGS = ("weights", "pretrained", "weights_backbone")
 
 
 def resolve_kwargs(target: str, kwargs: dict, input_spec) -> dict:
-    from edgekd.models.hub import refuse_hub_download
+    from edgekd.models.library_kwargs import library_kwargs
 
-    refuse_hub_download("torchvision", target, kwargs, HUB_KWARGS)
-    resolved = dict(kwargs)
-    if input_spec is not None:
-        if input_spec.num_classes:
-            resolved.setdefault("num_classes", input_spec.num_classes)
-        if input_spec.layout == "NCHW":
-            resolved.setdefault("in_channels", input_spec.channels)
-    return resolved
+    return library_kwargs("torchvision", target, kwargs, input_spec, HUB_KWARGS, "in_channels")
 
 
 def build(target: str, kwargs: dict):

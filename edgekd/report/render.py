@@ -1,13 +1,14 @@
-"""Write report.json and report.md, and print the same table in the terminal."""
+"""Write report.json, report.md and report.html; the terminal tables are in edgekd.report.terminal."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 COLUMNS = [
     ("model", "model", "{}"), ("format", "format", "{}"), ("target", "target", "{}"),
@@ -21,11 +22,6 @@ COLUMNS = [
     ("top1_agreement", "top-1 agree %", "pct"), ("fp32_top1_agreement", "agree w/ fp32 %", "pct"),
     ("status", "status", "{}"),
 ]
-
-
-# The terminal is narrower than a Markdown page: the essentials only.
-TERMINAL_KEYS = ("model", "format", "target", "batch_size", "accuracy", "latency_ms_p50", "latency_ms_p99",
-                 "speedup_vs_teacher", "instructions_per_inference", "size_bytes", "parity_max_abs", "status")
 
 
 def status_cell(row: dict[str, Any]) -> str:
@@ -132,19 +128,9 @@ def write_rendered(report: dict[str, Any], out: Path) -> None:
     (out / "report.html").write_text(render_html(report))
 
 
-def print_report_table(folder: Path, console: Console) -> None:
-    report = json.loads((folder / "report.json").read_text())
-    table = Table(title=f"teacher vs student: {report['pipeline']}")
-    columns = [column for column in COLUMNS if column[0] in TERMINAL_KEYS]
-    for _, header, _ in columns:
-        table.add_column(header, overflow="fold")
-    for row in report["rows"]:
-        cells = [cell(row.get(key), fmt) for key, _, fmt in columns[:-1]] + [status_cell(row)]
-        if row["status"] != "ok":
-            cells[-1] = f"[{'yellow' if row['status'] == 'skipped' else 'red'}]{cells[-1]}[/]"
-        table.add_row(*cells)
-    console.print(table)
-    kd = report.get("kd_vs_ce")
-    if kd:
-        console.print(f"KD vs CE-only (mean over seeds {kd['kd']['seeds']}): "
-                      f"KD {100 * kd['kd']['mean']:.2f} % vs CE {100 * kd['ce']['mean']:.2f} %")
+def print_report_table(folder: Path, console: Console | None = None) -> None:
+    """The report's terminal tables; they live in edgekd.report.terminal (imported late: it imports
+    this module), this name stays for the callers that import it from here."""
+    from edgekd.report.terminal import print_report_table as print_tables
+
+    print_tables(folder, console)
