@@ -145,3 +145,31 @@ def test_init_then_run_end_to_end(user_files, tmp_path):
     assert rows[("teacher", "pytorch")]["accuracy"] > 0.9
     for fmt in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
         assert rows[("student", fmt)]["status"] == "ok", rows[("student", fmt)].get("reason")
+
+
+@pytest.mark.parametrize("text, mapping", [
+    ("idx", {"type": "idx"}),
+    ("idx:/data/fm", {"type": "idx", "data_dir": "/data/fm"}),
+    ("arrays:d.npz:NHWC", {"type": "arrays", "path": "d.npz", "layout": "NHWC"}),
+    ("arrays:d.npz:NHW:16", {"type": "arrays", "path": "d.npz", "layout": "NHW", "divide_by": 16}),
+    ("image_folder:photos:64x48:1", {"type": "image_folder", "root": "photos", "size": [64, 48], "channels": 1}),
+    ("csv:a:b.csv:label", {"type": "csv", "path": "a:b.csv", "label": "label"}),
+    ("{type: csv, path: t.csv, label: y}", {"type": "csv", "path": "t.csv", "label": "y"}),
+])
+def test_data_short_forms(text, mapping):
+    from edgekd.data.cli_spec import data_mapping
+
+    assert data_mapping(text) == mapping
+
+
+def test_image_folder_without_train_dir_is_split_here(tmp_path):
+    from PIL import Image
+
+    from edgekd.data.cli_spec import parse_data_spec, preflight
+
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i in range(5):
+            Image.new("L", (8, 8), 40 * i).save(tmp_path / name / f"{i}.png")
+    mapping, config = parse_data_spec(f"image_folder:{tmp_path}:8x8:1")
+    assert mapping["train_dir"] is None and preflight(config) == 8  # 80 % of the 10 images

@@ -47,9 +47,31 @@ def _reference(candidate: dict[str, Any], samples: int) -> str:
     return f"x86 {candidate['runtime']}, same file, first {samples} test images"
 
 
-def emulated_rows(candidate: dict[str, Any], test, config) -> list[dict[str, Any]]:
-    """One row per configured CPU for a model file; skipped (with the reason) when the emulator is
-    not set up, failed (with the reason) when the emulated run breaks."""
+def emulated_rows_for_all(candidates: list[dict[str, Any]], test, config, on_done=None) -> list[dict[str, Any]]:
+    """Every candidate's emulated rows, candidate by candidate in the configured CPU order.
+
+    Instruction counts do not depend on how busy the host is, so the runs go in parallel, one per
+    host core; CPU models go one after the other, since a set-up folder has one /proc/cpuinfo.
+    `on_done(candidate)` is called as each candidate's run on a CPU finishes (progress)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    workers = max(1, min(os.cpu_count() or 1, len(candidates)))
+    for cpu in config.emulated_cpus:
+        def one(index: int, cpu: str = cpu) -> None:
+            found[index, cpu] = emulated_rows(candidates[index], test, config, cpus=[cpu])[0]
+            if on_done is not None:
+                on_done(candidates[index])
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, range(len(candidates))))
+    return [found[index, cpu] for index in range(len(candidates)) for cpu in config.emulated_cpus]
+
+
+def emulated_rows(candidate: dict[str, Any], test, config, cpus: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per CPU (default: the configured ones) for a model file; skipped (with the reason) when
+    the emulator is not set up, failed (with the reason) when the emulated run breaks."""
+    cpus = list(cpus or config.emulated_cpus)
     from edgekd.parity import parity
     from edgekd.runtimes.base import predict
     from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available, run_emulated
@@ -63,16 +85,16 @@ def emulated_rows(candidate: dict[str, Any], test, config) -> list[dict[str, Any
         check_available()
     except EmulatorUnavailable as exc:
         return [{**base, "target": f"qemu-aarch64-{cpu}", "status": "skipped", "reason": str(exc)}
-                for cpu in config.emulated_cpus]
+                for cpu in cpus]
     inputs = np.ascontiguousarray(test.inputs[:config.emulated_samples])
     try:
         reference = predict(load_runtime(candidate, threads=1), inputs, batch_size=1)
     except Exception as exc:  # e.g. a checkpoint that does not fit its --arch: rows that say so
         reason = f"x86 reference: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         return [{**base, "target": f"qemu-aarch64-{cpu}", "status": "failed", "reason": reason}
-                for cpu in config.emulated_cpus]
+                for cpu in cpus]
     rows = []
-    for cpu in config.emulated_cpus:
+    for cpu in cpus:
         row = {**base, "target": f"qemu-aarch64-{cpu}"}
         try:
             run = run_emulated(Path(candidate["path"]), inputs, cpu, runs=config.emulated_runs,

@@ -21,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,18 @@ def check_available(root: Path | None = None) -> Path:
     return root
 
 
+def install_cpuinfo(root: Path, cpu: str) -> None:
+    """Put `cpu`'s /proc/cpuinfo into the rootfs, atomically and only when it differs, so that runs on
+    the same CPU model in parallel never see a half-written file."""
+    wanted = (root / "cpuinfo" / cpu).read_bytes()
+    target = root / "rootfs" / "proc" / "cpuinfo"
+    if target.is_file() and target.read_bytes() == wanted:
+        return
+    tmp = target.with_name(f"cpuinfo.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(wanted)
+    os.replace(tmp, target)
+
+
 def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warmup: int = 3,
                  root: Path | None = None, timeout: float = 600, arch: str | None = None,
                  arch_kwargs: dict | None = None) -> EmulatedRun:
@@ -78,9 +91,9 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
     rootfs = root / "rootfs"
     if pytorch and not (rootfs / "opt/site-torch/torch").is_dir():  # a set-up older than PyTorch rows
         raise EmulatorUnavailable(f"no aarch64 PyTorch in {root} (run `make arm-setup` again to add it)")
-    # The fake /proc/cpuinfo decides which CPU-tuned kernels XNNPACK picks: it must match -cpu.
-    # One measurement at a time per set-up folder, since this file is shared.
-    shutil.copyfile(root / "cpuinfo" / cpu, rootfs / "proc" / "cpuinfo")
+    # The fake /proc/cpuinfo decides which CPU-tuned kernels XNNPACK picks: it must match -cpu. The
+    # file is shared by the set-up folder, so runs may overlap only on the same CPU model.
+    install_cpuinfo(root, cpu)
     jobs = root / "jobs"
     jobs.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=jobs) as job_dir:

@@ -38,7 +38,7 @@ class BenchStage(Stage):
     Config = BenchConfig
 
     def run(self, config: BenchConfig, ctx, out: Path) -> dict[str, Any]:
-        from edgekd.bench.emulated_rows import emulable, emulated_rows
+        from edgekd.bench.emulated_rows import emulable, emulated_rows_for_all
         from edgekd.bench.rows import bench_row, failed_rows
         from edgekd.progress import progress_bar
 
@@ -54,10 +54,10 @@ class BenchStage(Stage):
                     progress.update(task, status=f"{candidate['model']} {candidate['format']} batch {batch_size}")
                     rows.append(bench_row(candidate, test, config, batch_size))
                     progress.advance(task)
-            for candidate in emulated:  # after every x86 row: emulation is slow and optional
-                progress.update(task, status=f"{candidate['model']} {candidate['format']} on emulated aarch64")
-                rows.extend(emulated_rows(candidate, test, config))
-                progress.advance(task)
+            if emulated:  # after every x86 row: emulation is slow and optional
+                progress.update(task, status="emulated aarch64")
+                rows.extend(emulated_rows_for_all(emulated, test, config,
+                                                  on_done=lambda _: progress.advance(task, 1 / len(config.emulated_cpus))))
         (out / RESULTS_FILE).write_text(json.dumps({"rows": rows}, indent=2))
         return {"rows": len(rows), "failures": failed_rows(rows)}
 
