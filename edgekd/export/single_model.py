@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from edgekd.errors import ConfigError
+from edgekd.export.checked import export_and_check, failed_export_record
 from edgekd.stages.export_common import FP32_REFERENCE, PTQ_REFERENCE
 
 FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_fp16", "tflite_int8")
@@ -134,52 +134,16 @@ class _Int8Model:
         return load_calibrated(self.model, self.path, sample)
 
 
-def export_and_check(module, family: str, precision: str, convert: Callable, out: Path, stem: str, inputs,
-                     input_spec, reference_name: str, fp32_logits=None) -> tuple[dict[str, Any], Any]:
-    """Convert `module` to one file, attach the input spec, run the file in its runtime on `inputs`
-    and compare with `module` itself: (record, the file's logits). For a quantised module,
-    `fp32_logits` (the float model's) add how far the file is from the fp32 model.
-
-    `convert(module, precision, inputs, out, stem) -> (file name, extra fields, runtime)` is the
-    export stages' converter. This is the body of `edgekd.stages.export_common.export_all`'s loop,
-    which should call it (with `failed_export_record` in its except branch) instead of its own copy.
-    """
-    from edgekd.model_artifacts import torch_logits
-    from edgekd.parity import parity
-    from edgekd.runtimes.base import predict
-    from edgekd.stages.export_common import attach_input_spec
-
-    filename, extra, runtime = convert(module, precision, inputs, out, stem)
-    attach_input_spec(out / filename, family, input_spec)
-    reference = torch_logits(module, inputs)  # after conversion, as the pipeline does
-    exported = predict(runtime, inputs)
-    record = {**extra, "file": filename, "status": "ok", "reference": reference_name, **parity(reference, exported)}
-    if fp32_logits is not None:
-        fp32 = parity(fp32_logits, exported)
-        record.update(fp32_parity_max_abs=fp32["parity_max_abs"], fp32_top1_agreement=fp32["top1_agreement"])
-    return record, exported
-
-
-def failed_export_record(exc: Exception, family: str, out: Path, stem: str) -> dict[str, Any]:
-    """The row of a conversion that failed: the reason's first line, the traceback beside the files."""
-    from edgekd.stages.export_common import family_runtime
-
-    text = str(exc).strip()
-    reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-    (out / f"{stem}.error.txt").write_text(traceback.format_exc())
-    return {"status": "failed", "reason": reason[:300], "runtime": family_runtime(family)}
-
-
 def _convert_onnx(module, precision, inputs, out, stem):
-    from edgekd.stages.export_onnx import _convert
+    from edgekd.stages.export_onnx import convert
 
-    return _convert(module, precision, inputs, out, stem)
+    return convert(module, precision, inputs, out, stem)
 
 
 def _convert_tflite(module, precision, inputs, out, stem):
-    from edgekd.stages.export_tflite import _convert
+    from edgekd.stages.export_tflite import convert
 
-    return _convert(module, precision, inputs, out, stem, threads=1)
+    return convert(module, precision, inputs, out, stem, threads=1)
 
 
 CONVERTERS = {"onnx": _convert_onnx, "tflite": _convert_tflite}

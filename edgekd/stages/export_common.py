@@ -7,7 +7,6 @@ failure code while every format that worked is still benchmarked.
 
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,9 +19,8 @@ QAT_REFERENCE = "pytorch int8 (QAT fake-quant)"
 
 def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: str,
                convert: Callable) -> dict[str, Any]:
+    from edgekd.export.checked import export_and_check, failed_export_record
     from edgekd.model_artifacts import torch_logits
-    from edgekd.parity import parity
-    from edgekd.runtimes.base import predict
     from edgekd.stages.model_refs import load_role
 
     test = ctx.data.split("test")
@@ -33,42 +31,22 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
             record: dict[str, Any] = {"model": role, "format": fmt}
             try:
                 module, reference_name = _source_module(ctx, role, precision)
-                filename, extra, runtime = convert(module, precision, test.inputs, out, f"{role}_{precision}")
-                attach_input_spec(out / filename, family, ctx.data.input_spec)
-                reference = torch_logits(module, test.inputs)
-                exported = predict(runtime, test.inputs)
-                record.update(extra, file=filename, status="ok", reference=reference_name,
-                              **parity(reference, exported))
+                fp32_logits = None
                 if reference_name != FP32_REFERENCE:  # quantised: also say how far from the fp32 model
-                    fp32 = parity(torch_logits(load_role(ctx, role), test.inputs), exported)
-                    record.update(fp32_parity_max_abs=fp32["parity_max_abs"],
-                                  fp32_top1_agreement=fp32["top1_agreement"])
+                    fp32_logits = torch_logits(load_role(ctx, role), test.inputs)
+                checked, _ = export_and_check(module, family, precision, convert, out, f"{role}_{precision}",
+                                              test.inputs, ctx.data.input_spec, reference_name, fp32_logits)
+                record.update(checked)
                 ctx.console.print(f"{role} {fmt}: max|Δ| {record['parity_max_abs']:.2e}, "
                                   f"top-1 agreement {100 * record['top1_agreement']:.2f} %")
             except ConfigError:
                 raise
             except Exception as exc:  # a converter refusing a model is a report row, not a crash
-                reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                record.update(status="failed", reason=reason[:300], runtime=family_runtime(family))
-                (out / f"{role}_{precision}.error.txt").write_text(traceback.format_exc())
+                record.update(failed_export_record(exc, family, out, f"{role}_{precision}"))
                 failures.append(f"{role}/{fmt}")
-                ctx.console.print(f"[red]{role} {fmt}: export failed: {reason}[/]")
+                ctx.console.print(f"[red]{role} {fmt}: export failed: {record['reason']}[/]")
             records.append(record)
     return {"exports": records, "failures": failures}
-
-
-def attach_input_spec(path: Path, family: str, spec) -> None:
-    """The preprocessing travels with the file: ONNX metadata_props, or a JSON sidecar by a .tflite."""
-    from edgekd.export.input_spec_files import write_onnx_input_spec, write_tflite_sidecar
-
-    if family == "onnx":
-        write_onnx_input_spec(path, spec)
-    else:
-        write_tflite_sidecar(path, spec)
-
-
-def family_runtime(family: str) -> str:
-    return {"onnx": "onnxruntime", "tflite": "litert"}[family]
 
 
 def _source_module(ctx, role: str, precision: str):

@@ -24,10 +24,10 @@ class ExportOnnxStage(Stage):
     Config = ExportOnnxConfig
 
     def run(self, config: ExportOnnxConfig, ctx, out: Path) -> dict[str, Any]:
-        return export_all(ctx, out, config.models, config.formats, family="onnx", convert=_convert)
+        return export_all(ctx, out, config.models, config.formats, family="onnx", convert=convert)
 
 
-def _convert(module, precision: str, sample, out: Path, stem: str):
+def convert(module, precision: str, sample, out: Path, stem: str):
     """Write `<stem>.onnx`; return its file name, extra record fields and a runtime to check it."""
     from edgekd.export.onnx_export import export_onnx, integer_op_share
     from edgekd.runtimes.onnxruntime_rt import OrtRuntime

@@ -25,13 +25,13 @@ class ExportTfliteStage(Stage):
     Config = ExportTfliteConfig
 
     def run(self, config: ExportTfliteConfig, ctx, out: Path) -> dict[str, Any]:
-        def convert(module, precision, sample, folder, stem):
-            return _convert(module, precision, sample, folder, stem, config.threads)
+        def convert_with_threads(module, precision, sample, folder, stem):
+            return convert(module, precision, sample, folder, stem, config.threads)
 
-        return export_all(ctx, out, config.models, config.formats, family="tflite", convert=convert)
+        return export_all(ctx, out, config.models, config.formats, family="tflite", convert=convert_with_threads)
 
 
-def _convert(module, precision: str, sample, out: Path, stem: str, threads: int):
+def convert(module, precision: str, sample, out: Path, stem: str, threads: int):
     """Write `<stem>.tflite`; return its file name, extra record fields and a runtime to check it."""
     from edgekd.export import tflite_export
     from edgekd.runtimes.litert_rt import LiteRTRuntime
