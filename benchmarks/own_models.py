@@ -71,10 +71,11 @@ def summarise(result, seconds: float) -> dict:
         "int8_accuracy": rows[("student", "onnx_int8")]["accuracy"],
         "params_ratio": teacher_params / student_artifact.metrics["params"],
         "teacher_params": teacher_params, "student_params": student_artifact.metrics["params"],
-        "size_ratio": rows[("teacher", "onnx_fp32")]["size_bytes"] / rows[("student", "onnx_fp32")]["size_bytes"],
+        "size_ratio": teacher_onnx_bytes(result, rows) / rows[("student", "onnx_fp32")]["size_bytes"],
         "ort_ms_p50": {"fp32": p50("onnx_fp32"), "int8": p50("onnx_int8")},
         "litert_ms_p50": {"fp32": p50("tflite_fp32"), "int8": p50("tflite_int8")},
-        "teacher_ort_ms_p50_fp32": rows[("teacher", "onnx_fp32")]["latency_ms_p50"],
+        # An onnx: teacher has no export of its own: its "pytorch" row is its ONNX file in ONNX Runtime.
+        "teacher_ort_ms_p50_fp32": rows.get(("teacher", "onnx_fp32"), rows[("teacher", "pytorch")])["latency_ms_p50"],
         "fp32_parity_rel": max(rows[("student", f)]["parity_rel"] for f in ("onnx_fp32", "tflite_fp32")),
         "onnx_int8_top1_agreement": rows[("student", "onnx_int8")]["top1_agreement"],
         "tflite_int8_top1_agreement": rows[("student", "tflite_int8")]["top1_agreement"],
@@ -82,6 +83,14 @@ def summarise(result, seconds: float) -> dict:
         "teacher_spec": result.artifacts["teacher"].metrics["model"],
         "wall_seconds": seconds,
     }
+
+
+def teacher_onnx_bytes(result, rows) -> int:
+    """The teacher's fp32 ONNX size: its export, or for an `onnx:` teacher the file it came from."""
+    if ("teacher", "onnx_fp32") in rows:
+        return rows[("teacher", "onnx_fp32")]["size_bytes"]
+    spec = result.artifacts["teacher"].metrics["model_spec"]["name"]
+    return (ROOT / spec.removeprefix("onnx:")).stat().st_size
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from edgekd.context import DataSource, RunContext
 from edgekd.errors import ArtifactError, EdgeKDError
 
 RESUME_DIR = ".resume"
+THREADS_ENV = "EDGEKD_THREADS"
 LOW_SPACE_BYTES = 1 << 20
 # Errors that mean "the artifact store cannot take this write", not a bug in a stage.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -160,7 +161,9 @@ def _storage_problem(exc: Exception, root) -> str | None:
 def _set_threads(threads: int | None, processes: int = 1) -> None:
     """Same thread count for every stage, whatever ran before in this process (bench times with one
     thread): float sums depend on it, and seeded training is bit-identical only at equal counts.
-    By default the cores are shared among the processes on this machine."""
+    By default the cores are shared among the processes on this machine; $EDGEKD_THREADS sets the
+    default for a machine shared some other way (parallel test workers, say)."""
     import torch
 
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // processes))
+    default = int(os.environ.get(THREADS_ENV, "0") or 0) or max(1, (os.cpu_count() or 1) // processes)
+    torch.set_num_threads(threads or default)

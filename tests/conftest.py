@@ -36,3 +36,25 @@ def make_idx_dataset(folder: Path, n_train: int = 64, n_test: int = 32, seed: in
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     return make_idx_dataset(tmp_path / "fmnist")
+
+
+# Modules that run the emulated aarch64 guest share its one /proc/cpuinfo: under pytest-xdist they go
+# to the same worker. Every other module stays whole on one worker too (like --dist loadfile), so
+# its module-scoped fixtures (a reduced pipeline run, say) run once.
+EMULATOR_MODULES = ("tests/test_e2e.py", "tests/bench/test_qemu_aarch64.py")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets its share of the cores, as `edgekd run --nproc` does."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        os.environ.setdefault("EDGEKD_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "aarch64-guest" if module in EMULATOR_MODULES else module
+        item.add_marker(pytest.mark.xdist_group(group))
