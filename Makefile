@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup data arm-setup arm browser demo test gate clean-artifacts
+.PHONY: setup data arm-setup arm browser demo test gate examples-data clean-artifacts
 
 setup: $(STAMP)
 
@@ -52,6 +52,12 @@ test: setup data arm browser
 gate: setup data arm
 	$(BIN)/edgekd check pipelines/quickstart.budget.yaml --pipeline pipelines/quickstart.yaml \
 		--junit artifacts/junit-budgets.xml
+
+# Inputs two worked pipelines read: Fashion-MNIST as PNG class folders (image_folder_timm.yaml) and
+# the shipped teacher as ONNX (onnx_teacher.yaml). The digits and sensor sets ship in examples/data/.
+examples-data: setup data
+	$(BIN)/python examples/data/fashion_mnist_to_png.py artifacts/fmnist_png
+	$(BIN)/python examples/data/export_shipped_teacher.py artifacts/fmnist_teacher.onnx
 
 clean-artifacts:
 	rm -rf artifacts

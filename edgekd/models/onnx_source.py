@@ -22,7 +22,7 @@ class OnnxTeacher(nn.Module):
         from edgekd.runtimes.onnxruntime_rt import OrtRuntime
 
         self.path = path
-        self.runtime = OrtRuntime(Path(path))
+        self.runtime = OrtRuntime(Path(path), threads=None)  # the cache pass may use every core
 
     def parameter_count(self) -> int:
         """Elements in the file's float initializers: what `count_params` would say of the original."""
