@@ -122,7 +122,7 @@ def describe_validation_error(exc: ValidationError, raw: Any, prefix: tuple = ()
     """First error as `field.path: problem`, with stage indices shown as `stages[2](distill)`."""
     error = exc.errors()[0]
     location = _format_location(prefix + tuple(error["loc"]), raw)
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     elif error["type"] == "union_tag_invalid" and prefix[:1] == ("data",):

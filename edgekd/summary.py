@@ -27,4 +27,5 @@ def print_summary(result, console: Console | None = None) -> None:
         from edgekd.report.render import print_report_table
 
         print_report_table(report.path, console)
-        console.print(f"report: {report.path / 'report.md'}")
+        # soft_wrap: a path is never folded mid-name, so it can be copied whole from any terminal.
+        console.print(f"report: {report.path / 'report.md'}", soft_wrap=True)

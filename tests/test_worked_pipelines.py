@@ -100,8 +100,6 @@ def test_image_folder_timm_reduced(tmp_path):
 
 
 def test_onnx_teacher_cache_matches_the_pytorch_teachers_to_fp16_rounding(tmp_path):
-    from edgekd.kd.teacher_cache import open_cache  # noqa: F401  (the cache format both runs share)
-
     onnx_path = tmp_path / "teacher.onnx"
     subprocess.run([sys.executable, "examples/data/export_shipped_teacher.py", str(onnx_path)], check=True,
                    capture_output=True)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 from pydantic import NonNegativeFloat, PositiveInt, field_validator
 
 from edgekd.config import StageConfig, StrictModel
-from edgekd.models.spec import ModelSpec, parse_spec
+from edgekd.models.spec import ModelSpec
 from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
 
@@ -46,10 +46,12 @@ class DistillConfig(StageConfig):
     relations: list[RelationConfig] = []
     baseline_seeds: list[int] = [0, 1, 2]
 
-    @field_validator("student", mode="before")
+    @field_validator("student")
     @classmethod
-    def _spec(cls, value):
-        return parse_spec(value, "distill.student")
+    def _trainable(cls, spec: ModelSpec) -> ModelSpec:
+        if spec.source == "onnx":
+            raise ValueError("an onnx: model cannot be trained; it can be a teacher, the student must be PyTorch")
+        return spec
 
     def spec(self) -> ModelSpec:
         if not self.width:

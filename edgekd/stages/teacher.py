@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import PositiveInt, field_validator
+from pydantic import PositiveInt
 
 from edgekd.config import StageConfig
 from edgekd.errors import CheckpointError, ConfigError
-from edgekd.models.spec import ModelSpec, parse_spec
+from edgekd.models.spec import ModelSpec
 from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
 
@@ -25,11 +25,6 @@ class TeacherConfig(StageConfig):
     width: Optional[PositiveInt] = None  # built-in models: shorthand for kwargs.width
     checkpoint: Optional[str] = None  # shorthand for model.checkpoint
     train: TrainingConfig = TrainingConfig(epochs=15, alpha=0.0)
-
-    @field_validator("model", mode="before")
-    @classmethod
-    def _spec(cls, value):
-        return parse_spec(value, "teacher.model")
 
     def spec(self) -> ModelSpec:
         """The model spec with the stage-level shorthands folded in."""
