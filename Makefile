@@ -46,7 +46,7 @@ demo: setup data arm
 	$(BIN)/edgekd run pipelines/quickstart.yaml
 
 test: setup data arm browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup  # two workers; tests/conftest.py keeps each module on one
 
 # The CI gate: run the quickstart (reusing artifacts) and check the student's budgets.
 gate: setup data arm
