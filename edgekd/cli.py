@@ -88,7 +88,8 @@ def validate(pipeline):
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--arch", default=None, help="Architecture of .safetensors checkpoints (e.g. fmnist_student).")
+@click.option("--arch", default=None, help="Model spec of .safetensors checkpoints: fmnist_student, timm:resnet18, "
+              "or a YAML mapping such as '{name: timm:resnet18, kwargs: {num_classes: 10}}'.")
 @click.option("--provider", default="CPUExecutionProvider", show_default=True,
               help="ONNX Runtime execution provider, exactly as ORT names it; one it cannot load is an error row.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
@@ -112,6 +113,8 @@ def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, em
     Files the test images fit are scored on them; any other .onnx/.tflite is timed on random inputs
     built from its own signature (accuracy left empty, parity between files of one signature).
     """
+    if arch and arch.lstrip().startswith("{"):
+        arch = yaml.safe_load(arch)  # a spec mapping (safe_load: data only, never code)
     from pathlib import Path
 
     from rich.console import Console

@@ -75,6 +75,13 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(axis=1) == labels).mean())
 
 
+def per_class_accuracy(logits: np.ndarray, labels: np.ndarray, class_names) -> dict[str, float]:
+    """Accuracy on each class that occurs in `labels`, keyed by class name."""
+    predicted = logits.argmax(axis=1)
+    names = list(class_names) or [str(i) for i in range(logits.shape[1])]
+    return {names[c]: float((predicted[labels == c] == c).mean()) for c in range(len(names)) if (labels == c).any()}
+
+
 def torch_logits(model, inputs: np.ndarray) -> np.ndarray:
     from edgekd.runtimes.base import predict
     from edgekd.runtimes.torch_ref import TorchRuntime

@@ -68,3 +68,20 @@ def test_report_command_rerenders(tmp_path):
     result = CliRunner().invoke(main, ["report", str(tmp_path / "report.json")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").is_file() and (tmp_path / "report.md").read_text().startswith("# edgekd report")
+
+
+def test_bench_takes_a_model_spec_mapping_for_a_library_checkpoint(tmp_path):
+    """`--arch` is a model spec: a timm checkpoint is rebuilt with the kwargs the mapping gives."""
+    import json
+
+    import timm
+    from safetensors.torch import save_file
+
+    model = timm.create_model("mobilenetv3_small_050", num_classes=10, in_chans=1)
+    save_file(model.state_dict(), str(tmp_path / "mnv3.safetensors"))
+    arch = "{name: timm:mobilenetv3_small_050, kwargs: {num_classes: 10, in_chans: 1}}"
+    result = CliRunner().invoke(main, ["bench", str(tmp_path / "mnv3.safetensors"), "--arch", arch,
+                                       "--min-seconds", "0", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "out" / "report.json").read_text())["rows"]
+    assert rows[0]["status"] == "ok" and rows[0]["accuracy"] is not None

@@ -61,6 +61,9 @@ def test_digits_own_model_reduced(tmp_path):
     assert spec["shape"] == [1, 8, 8] and len(spec["mean"]) == 1 and spec["class_names"][3] == "3"
     from edgekd.export.input_spec_files import read_input_spec
 
+    report = json.loads((result.artifacts["report"].path / "report.json").read_text())
+    assert report["per_class"]["classes"][3] == "3" and len(report["per_class"]["student"]) == 10
+    assert "## Per-class test accuracy" in (result.artifacts["report"].path / "report.md").read_text()
     onnx = result.artifacts["export_onnx"]
     assert read_input_spec(onnx.path / "student_fp32.onnx").mean == tuple(spec["mean"])
     assert run(config).all_reused

@@ -24,11 +24,16 @@ def _architecture(candidate: dict[str, Any]) -> dict[str, Any]:
     model's artifact manifest."""
     if candidate["runtime"] != "pytorch":
         return {}
-    if candidate.get("architecture"):
-        return {"arch": candidate["architecture"], "arch_kwargs": {}}
-    from edgekd.artifacts import Artifact
-
     from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable
+
+    if candidate.get("architecture"):
+        from edgekd.models.spec import parse_spec
+
+        spec = parse_spec(candidate["architecture"], "--arch")
+        if spec.source != "builtin":  # the guest has plain torch and the zoo only
+            raise EmulatorUnavailable(f"the emulated PyTorch rows rebuild built-in models only, not {spec.name}")
+        return {"arch": spec.target, "arch_kwargs": spec.kwargs}
+    from edgekd.artifacts import Artifact
 
     metrics = Artifact.open(candidate["artifact"]).metrics
     source = (metrics.get("model_spec") or {}).get("name", metrics["model"])

@@ -91,6 +91,6 @@ def load_model(name, path: str | Path, strip_prefix: str | None = None, **kwargs
     from edgekd.models.spec import parse_spec
 
     spec = parse_spec(name)
-    model = instantiate(spec, kwargs)
+    model = instantiate(spec, {**spec.kwargs, **kwargs})
     load_state_strict(model, strip_key_prefix(read_state_dict(path), strip_prefix), str(path), repr(spec.label))
     return model.eval()

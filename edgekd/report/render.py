@@ -81,8 +81,21 @@ def render_markdown(report: dict[str, Any]) -> str:
         gain = 100 * (kd["kd"]["mean"] - kd["ce"]["mean"])
         verdict = "beats" if gain > 0 else "does not beat"
         lines += ["", f"Distillation {verdict} cross-entropy alone here: {gain:+.2f} pt on the mean.", ""]
+    lines += per_class_lines(report.get("per_class"))
     lines += ["## Environment", "", "```", json.dumps(report.get("environment", {}), indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def per_class_lines(found: dict[str, Any] | None) -> list[str]:
+    """The per-class accuracy table (teacher, student, their gap), when the report has it."""
+    if not found or not found.get("classes"):
+        return []
+    lines = ["## Per-class test accuracy (PyTorch fp32)", "", "| class | teacher % | student % | Δ (pt) |",
+             "|---|---|---|---|"]
+    for name, teacher, student in zip(found["classes"], found["teacher"], found["student"]):
+        gap = f"{100 * (student - teacher):+.2f}" if teacher is not None and student is not None else "—"
+        lines.append(f"| {name} | {cell(teacher, 'pct')} | {cell(student, 'pct')} | {gap} |")
+    return lines + [""]
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:

@@ -45,6 +45,7 @@ class ReportStage(Stage):
                 "dense_gzip_ratio": student.metrics.get("dense_gzip_ratio"),
                 "student_int8": _student_int8(ctx),
             },
+            "per_class": per_class(ctx, teacher, student),
             "environment": environment(),
         }
         write_report(report, out)
@@ -67,6 +68,20 @@ def _student_int8(ctx) -> dict[str, Any] | None:
     return {"method": ctx.stage_types[name], "accuracy": entry["accuracy"],
             "ptq_accuracy": metrics.get("ptq_accuracy"), "fp32_accuracy": metrics.get("fp32_accuracy"),
             "epochs": metrics.get("epochs")}
+
+
+def per_class(ctx, teacher, student) -> dict[str, Any]:
+    """Test accuracy per class of the teacher and the student (PyTorch fp32), under the data's class
+    names: where the student lost what the teacher knew."""
+    from edgekd.model_artifacts import load_model, per_class_accuracy, torch_logits
+
+    test = ctx.data.split("test")
+    names = list(ctx.data.input_spec.class_names)
+    found = {"classes": names}
+    for role, artifact in (("teacher", teacher), ("student", student)):
+        by_name = per_class_accuracy(torch_logits(load_model(artifact), test.inputs), test.labels, names)
+        found[role] = [by_name.get(name) for name in names]
+    return found
 
 
 def environment() -> dict[str, Any]:

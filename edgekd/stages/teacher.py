@@ -50,7 +50,7 @@ class TeacherStage(Stage):
 
     def run(self, config: TeacherConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.kd.trainer import train
-        from edgekd.model_artifacts import accuracy, save_model, torch_logits
+        from edgekd.model_artifacts import accuracy, per_class_accuracy, save_model, torch_logits
         from edgekd.models.build import build_model, spec_fingerprint
 
         spec, data_spec = config.spec(), ctx.data.input_spec
@@ -94,10 +94,3 @@ def check_output_width(model, ctx, what: str) -> None:
                           f"{ctx.data.num_classes} classes; set num_classes in the model's kwargs "
                           "or use a checkpoint trained on these classes")
 
-
-def per_class_accuracy(logits, labels, class_names) -> dict[str, float]:
-    import numpy as np
-
-    predicted = logits.argmax(axis=1)
-    names = list(class_names) or [str(i) for i in range(logits.shape[1])]
-    return {names[c]: float((predicted[labels == c] == c).mean()) for c in range(len(names)) if (labels == c).any()}
