@@ -56,20 +56,21 @@ def emulated_rows_for_all(candidates: list[dict[str, Any]], test, config, on_don
     """Every candidate's emulated rows, candidate by candidate in the configured CPU order.
 
     Instruction counts do not depend on how busy the host is, so the runs go in parallel, one per
-    host core; CPU models go one after the other, since a set-up folder has one /proc/cpuinfo.
-    `on_done(candidate)` is called as each candidate's run on a CPU finishes (progress)."""
+    host core (each CPU model has its own view of the rootfs). `on_done(candidate)` is called as
+    each candidate's run on one CPU finishes (progress)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    jobs = [(index, cpu) for cpu in config.emulated_cpus for index in range(len(candidates))]
     found: dict[tuple[int, str], dict[str, Any]] = {}
-    workers = max(1, min(os.cpu_count() or 1, len(candidates)))
-    for cpu in config.emulated_cpus:
-        def one(index: int, cpu: str = cpu) -> None:
-            found[index, cpu] = emulated_rows(candidates[index], test, config, cpus=[cpu])[0]
-            if on_done is not None:
-                on_done(candidates[index])
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(one, range(len(candidates))))
+    def one(job: tuple[int, str]) -> None:
+        index, cpu = job
+        found[job] = emulated_rows(candidates[index], test, config, cpus=[cpu])[0]
+        if on_done is not None:
+            on_done(candidates[index])
+
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(jobs)))) as pool:
+        list(pool.map(one, jobs))
     return [found[index, cpu] for index in range(len(candidates)) for cpu in config.emulated_cpus]
 
 

@@ -63,16 +63,36 @@ def check_available(root: Path | None = None) -> Path:
     return root
 
 
-def install_cpuinfo(root: Path, cpu: str) -> None:
-    """Put `cpu`'s /proc/cpuinfo into the rootfs, atomically and only when it differs, so that runs on
-    the same CPU model in parallel never see a half-written file."""
+def cpu_view(root: Path, cpu: str) -> Path:
+    """A per-CPU view of the rootfs for QEMU's `-L`: symlinks to every top-level entry but `proc`, and
+    a `proc/cpuinfo` of that CPU (it decides which CPU-tuned kernels XNNPACK picks, so it must match
+    `-cpu`). No file is shared between CPU models, so runs on any CPUs may overlap, in one process or
+    several. Built once, atomically; a view in use is never removed, only a stale one."""
+    view = root / "views" / cpu
     wanted = (root / "cpuinfo" / cpu).read_bytes()
-    target = root / "rootfs" / "proc" / "cpuinfo"
-    if target.is_file() and target.read_bytes() == wanted:
-        return
-    tmp = target.with_name(f"cpuinfo.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(wanted)
-    os.replace(tmp, target)
+
+    def ready() -> bool:  # this CPU's cpuinfo, and links that still reach the rootfs (a moved checkout)
+        return ((view / "proc" / "cpuinfo").is_file() and (view / "proc" / "cpuinfo").read_bytes() == wanted
+                and (view / "usr" / "bin" / "python3.11").exists())
+
+    if ready():
+        return view
+    tag = f"{os.getpid()}.{threading.get_ident()}"
+    tmp = root / "views" / f".{cpu}.{tag}.tmp"
+    (tmp / "proc").mkdir(parents=True)
+    for entry in (root / "rootfs").resolve().iterdir():
+        if entry.name != "proc":
+            (tmp / entry.name).symlink_to(entry)
+    (tmp / "proc" / "cpuinfo").write_bytes(wanted)
+    if not ready() and view.exists():  # made by an older set-up: move it aside, then drop it
+        stale = root / "views" / f".{cpu}.{tag}.stale"
+        os.rename(view, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.rename(tmp, view)
+    except OSError:  # another run made the view meanwhile: use theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return view
 
 
 def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warmup: int = 3,
@@ -91,9 +111,7 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
     rootfs = root / "rootfs"
     if pytorch and not (rootfs / "opt/site-torch/torch").is_dir():  # a set-up older than PyTorch rows
         raise EmulatorUnavailable(f"no aarch64 PyTorch in {root} (run `make arm-setup` again to add it)")
-    # The fake /proc/cpuinfo decides which CPU-tuned kernels XNNPACK picks: it must match -cpu. The
-    # file is shared by the set-up folder, so runs may overlap only on the same CPU model.
-    install_cpuinfo(root, cpu)
+    view = cpu_view(root, cpu)
     jobs = root / "jobs"
     jobs.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=jobs) as job_dir:
@@ -104,7 +122,7 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
         np.save(job / "inputs.npy", np.ascontiguousarray(inputs, dtype=np.float32))
         counts = job / "windows.txt"
         command = ["setarch", "x86_64", "-R",  # no ASLR: identical guest addresses, identical counts
-                   "qemu-aarch64", "-cpu", cpu, "-L", str(rootfs), "-plugin",
+                   "qemu-aarch64", "-cpu", cpu, "-L", str(view), "-plugin",
                    f"{root / 'plugin' / 'libinsncount.so'},out={counts}",
                    str(rootfs / "usr/bin/python3.11"), str(job / "guest.py"), str(job / model.name),
                    str(job / "inputs.npy"), str(job), "--runs", str(runs), "--warmup", str(warmup)]

@@ -4,7 +4,7 @@
 # DIR (default .arm) receives:
 #   DIR/rootfs/             aarch64 Debian bookworm userland (python3.11) + wheels in /opt/site,
 #                           CPU-only PyTorch and its deps in /opt/site-torch
-#   DIR/rootfs/proc/cpuinfo fake ARM cpuinfo (edgekd copies the one matching -cpu from DIR/cpuinfo/)
+#   DIR/views/<cpu>/      made by edgekd: the rootfs seen with that CPU's fake /proc/cpuinfo (DIR/cpuinfo/)
 #   DIR/plugin/libinsncount.so  our QEMU TCG instruction-count plugin (built from insncount.c)
 #   DIR/qemu-src/           Debian qemu source package files (only the plugin header is extracted)
 # Idempotent: every step is skipped when its output exists (stamp files in DIR/.stamps).
