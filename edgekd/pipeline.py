@@ -20,6 +20,7 @@ from edgekd.errors import ArtifactError, EdgeKDError
 
 RESUME_DIR = ".resume"
 THREADS_ENV = "EDGEKD_THREADS"
+DATA_CACHE_DIR = ".data"
 LOW_SPACE_BYTES = 1 << 20
 # Errors that mean "the artifact store cannot take this write", not a bug in a stage.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -71,7 +72,8 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
     if world.is_main:
         store.clean_temporaries()
     barrier(world)
-    ctx = RunContext(config=config, data=DataSource(config.data), console=console, world=world)
+    data = DataSource(config.data, cache_dir=store.root / DATA_CACHE_DIR)  # decoded images live by the artifacts
+    ctx = RunContext(config=config, data=data, console=console, world=world)
     parent_id = f"data:{ctx.data.fingerprint}"
     result = RunResult(config=config)
     for stage_config in config.stages:
