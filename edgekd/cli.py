@@ -117,8 +117,6 @@ def bench(files, arch, provider, threads, batch_sizes, min_runs, min_seconds, em
         arch = yaml.safe_load(arch)  # a spec mapping (safe_load: data only, never code)
     from pathlib import Path
 
-    from rich.console import Console
-
     from edgekd.bench.files import bench_files, write_bench_report
     from edgekd.bench.random_inputs import parse_shape_options
     from edgekd.context import DataSource
