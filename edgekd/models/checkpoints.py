@@ -87,10 +87,10 @@ def load_state_strict(model, state: dict[str, Any], where: str, label: str) -> N
 def load_model(name, path: str | Path, strip_prefix: str | None = None, **kwargs):
     """Build the model `name` (a spec string or ModelSpec) with `kwargs` and fill it with the weights
     from `path`, strictly."""
-    from edgekd.models.build import instantiate
+    from edgekd.models.build import build_model
     from edgekd.models.spec import parse_spec
 
     spec = parse_spec(name)
-    model = instantiate(spec, {**spec.kwargs, **kwargs})
-    load_state_strict(model, strip_key_prefix(read_state_dict(path), strip_prefix), str(path), repr(spec.label))
-    return model.eval()
+    spec = spec.model_copy(update={"kwargs": {**spec.kwargs, **kwargs}, "checkpoint": str(path),
+                                   "strip_prefix": strip_prefix or spec.strip_prefix})
+    return build_model(spec)[0].eval()

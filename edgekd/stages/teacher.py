@@ -64,11 +64,12 @@ class TeacherStage(Stage):
                   ctx.console, label=f"train teacher {spec.label}")
             source = "trained"
         test = ctx.data.split("test")
-        test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
+        logits = torch_logits(model, test.inputs)
+        test_accuracy = accuracy(logits, test.labels)
         ctx.console.print(f"teacher {spec.label}: test accuracy {test_accuracy:.4f}")
         saved = save_model(model, spec, kwargs, out, data_spec)
-        return {**saved, "accuracy": test_accuracy, "source": source, "per_class_accuracy":
-                per_class_accuracy(torch_logits(model, test.inputs), test.labels, data_spec.class_names),
+        return {**saved, "accuracy": test_accuracy, "source": source,
+                "per_class_accuracy": per_class_accuracy(logits, test.labels, data_spec.class_names),
                 "source_fingerprint": spec_fingerprint(spec)}
 
 
