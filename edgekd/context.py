@@ -45,7 +45,7 @@ class DataSource:
         """Digest of the data's content plus every setting that changes what the model sees (paths
         excluded, so moving a folder keeps its artifacts)."""
         raw = self.raw
-        settings = self.config.model_dump(mode="json", exclude={"data_dir", "path", "npy_dir", "root", "train", "test"})
+        settings = self.config.model_dump(mode="json", exclude={"data_dir", "path", "npy_dir", "root", "train", "test", "tokenizer"})
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         if raw.files:
             for path in raw.files:

@@ -65,9 +65,16 @@ class FashionStudent(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _text_students() -> dict[str, Callable[..., nn.Module]]:
+    from edgekd.models.text_students import TinyBert, TokenCNN
+
+    return {"tiny_bert": TinyBert, "token_cnn": TokenCNN}
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "fmnist_teacher": FashionTeacher,
     "fmnist_student": FashionStudent,
+    **_text_students(),  # for token-id data (text_csv, jsonl)
 }
 
 

@@ -40,6 +40,8 @@ class RawData:
     files: list[Path] = field(default_factory=list)  # whose digests identify the data
     content_key: str = ""  # or a digest the source already computed (decoded image caches)
     description: str = ""
+    # Token-id sources: pad_id, vocab_size, max_length, the tokenizer's name and digest, and counts.
+    tokens: dict | None = None
 
 
 def label_ids(train_labels, test_labels, where: str):
@@ -63,10 +65,13 @@ def label_ids(train_labels, test_labels, where: str):
     return to_ids(train_labels), to_ids(test_labels), [str(v) for v in values]
 
 
-def seeded_split(count: int, test_fraction: float, seed: int):
-    """(train indices, test indices): a seeded shuffle, sorted back so file order is kept."""
+def seeded_split(count: int, test_fraction: float, seed: int, keep_file_order: bool = True):
+    """(train indices, test indices): a seeded shuffle, sorted back so file order is kept unless
+    `keep_file_order=False` (files sorted by class, where `train_subset` must still mix classes)."""
     import numpy as np
 
     order = np.random.default_rng(seed).permutation(count)
     cut = int(round(count * (1 - test_fraction)))
+    if not keep_file_order:
+        return order[:cut], order[cut:]
     return np.sort(order[:cut]), np.sort(order[cut:])

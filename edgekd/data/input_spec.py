@@ -13,7 +13,7 @@ from typing import Any
 
 # Layouts a source can declare. Images are NCHW inside edgekd (PyTorch's convention); a source whose
 # files are NHWC transposes once at load time and says so in `source_layout`.
-LAYOUTS = ("NCHW", "NCL", "NC")
+LAYOUTS = ("NCHW", "NCL", "NC", "NL")  # NL: rows of token ids
 METADATA_KEY = "edgekd.input_spec"  # the ONNX metadata_props key and the sidecar's top-level key
 
 

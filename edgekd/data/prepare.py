@@ -16,7 +16,7 @@ from edgekd.data.input_spec import InputSpec
 
 @dataclass
 class Dataset:
-    """A split as float32 model inputs (already normalised) and int64 labels."""
+    """A split as model inputs (float32 normalised, or int64 token ids) and int64 labels."""
 
     inputs: np.ndarray
     labels: np.ndarray
@@ -45,6 +45,8 @@ def _stat(value, computed: np.ndarray | None, channels: int, what: str) -> np.nd
 
 def statistics(raw, config) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(mean, std) per channel, float32, from the config or computed on the whole training split."""
+    if raw.layout == "NL":  # token ids
+        return None, None
     channels = raw.train_x.shape[1]
     computed_mean = computed_std = None
     if "auto" in (config.mean, config.std):
@@ -56,6 +58,8 @@ def statistics(raw, config) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 def normalise(x, raw, mean, std) -> np.ndarray:
+    if raw.layout == "NL":  # token ids stay integers (int64, what embeddings and ONNX take)
+        return np.ascontiguousarray(x, dtype=np.int64)
     shape = (1, -1) + (1,) * (len(raw.train_x.shape) - 2)
     out = np.asarray(x).astype(np.float32)
     if raw.divisor != 1.0:
@@ -68,6 +72,14 @@ def normalise(x, raw, mean, std) -> np.ndarray:
 
 
 def input_spec(raw, mean, std) -> InputSpec:
+    if raw.layout == "NL":
+        tokens = raw.tokens
+        return InputSpec(shape=(int(raw.train_x.shape[1]),), layout="NL", dtype="int64",
+                         class_names=tuple(raw.class_names),
+                         preprocessing=(f"tokenised by {tokens['tokenizer']} to {tokens['max_length']} ids, padded "
+                                        f"with {tokens['pad_id']}; attention_mask = ids != {tokens['pad_id']}"),
+                         extra={k: tokens[k] for k in ("pad_id", "vocab_size", "max_length", "tokenizer",
+                                                       "tokenizer_sha256")})
     steps = [f"x/{raw.divisor:g}"] if raw.divisor != 1.0 else []
     if mean is not None or std is not None:
         steps.append("(x-mean)/std per " + ("feature" if raw.layout == "NC" else "channel"))

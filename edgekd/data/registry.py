@@ -10,12 +10,15 @@ from edgekd.data.arrays import ArraysConfig
 from edgekd.data.csv_table import CsvConfig
 from edgekd.data.idx import IdxConfig
 from edgekd.data.image_folder import ImageFolderConfig
+from edgekd.data.text_table import JsonlConfig, TextCsvConfig
 
 DATA_SOURCES = {
     "idx": (IdxConfig, "edgekd.data.idx"),
     "arrays": (ArraysConfig, "edgekd.data.arrays"),
     "csv": (CsvConfig, "edgekd.data.csv_table"),
     "image_folder": (ImageFolderConfig, "edgekd.data.image_folder"),
+    "text_csv": (TextCsvConfig, "edgekd.data.text_table"),
+    "jsonl": (JsonlConfig, "edgekd.data.text_table"),
 }
 
 

@@ -24,6 +24,8 @@ def export_and_check(module, family: str, precision: str, convert: Callable, out
 
     filename, extra, runtime = convert(module, precision, inputs, out, stem)
     attach_input_spec(out / filename, family, input_spec)
+    if hasattr(runtime, "use_input_spec"):  # opened before the spec was attached (a text model's pad id)
+        runtime.use_input_spec(input_spec)
     reference = torch_logits(module, inputs)  # after conversion, as the pipeline does
     exported = predict(runtime, inputs)
     record = {**extra, "file": filename, "status": "ok", "reference": reference_name, **parity(reference, exported)}

@@ -38,6 +38,8 @@ class Recipe:
     weight_decay: float = 5e-4
     temperature: float = 4.0
     alpha: float = 0.5
+    optimizer: str = "sgd"  # or "adamw"
+    freeze: tuple[str, ...] = ()  # parameter-name prefixes that are not trained
 
 
 def train(
@@ -72,8 +74,7 @@ def train(
     trained = model if feature_terms is None else nn.ModuleDict({"model": model, "terms": feature_terms})
     layout = _memory_format(model)
     trained.to(memory_format=layout)
-    optimizer = torch.optim.SGD(trained.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                                nesterov=True, weight_decay=recipe.weight_decay)
+    optimizer = _optimizer(trained, recipe)
     # OneCycleLR divides by the length of its warm-up and decay phases, which are empty below ~10
     # steps (a small data set, one epoch): such a run then just ends early in a 10-step schedule.
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -114,6 +115,28 @@ def train(
                 save_checkpoint(checkpoint, epoch + 1, trained, optimizer, schedule, generator)
     trained.to(memory_format=torch.contiguous_format)  # checkpoints and exporters expect plain tensors
     return model.eval()
+
+
+def _optimizer(trained: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """SGD + Nesterov (CNNs), or AdamW (transformers, which SGD trains poorly), over the parameters
+    not frozen by name prefix. OneCycle cycles SGD's momentum or AdamW's beta1 alike."""
+    names = [name for name, _ in trained.named_parameters()]
+    frozen = [prefix for prefix in recipe.freeze if not any(name.startswith(prefix) for name in names)]
+    if frozen:
+        from edgekd.errors import ConfigError
+
+        raise ConfigError(f"train.freeze: no parameter starts with {frozen[0]!r}; names start with "
+                          f"{', '.join(sorted({n.split('.')[0] + '.' for n in names}))}")
+    params = []
+    for name, param in trained.named_parameters():
+        param.requires_grad_(not name.startswith(tuple(recipe.freeze)) if recipe.freeze else param.requires_grad)
+        if param.requires_grad:
+            params.append(param)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=recipe.lr, betas=(recipe.momentum, 0.999),
+                                 weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
+                           weight_decay=recipe.weight_decay)
 
 
 def _memory_format(model: nn.Module) -> torch.memory_format:

@@ -24,6 +24,10 @@ def resolve_kwargs(target: str, kwargs: dict, input_spec) -> dict:
     resolved = dict(kwargs)
     if input_spec is not None and input_spec.num_classes and "num_classes" in accepted:
         resolved.setdefault("num_classes", input_spec.num_classes)
+    if input_spec is not None:  # token-id data: the students size their embeddings from it
+        for key in ("vocab_size", "pad_id", "max_length"):
+            if key in accepted and key in input_spec.extra:
+                resolved.setdefault(key, int(input_spec.extra[key]))
     return resolved
 
 

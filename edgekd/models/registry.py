@@ -19,6 +19,7 @@ SOURCE_MODULES = {
     "file": "edgekd.models.python_source",
     "module": "edgekd.models.python_source",
     "onnx": "edgekd.models.onnx_source",
+    "hf": "edgekd.models.hf_source",
 }
 
 

@@ -1,5 +1,6 @@
 """The one model spec every stage takes: `builtin:fmnist_student`, `timm:resnet18`,
-`torchvision:mobilenet_v3_small`, `file:models/mine.py:build`, `module:pkg.mod:build`, `onnx:t.onnx`.
+`torchvision:mobilenet_v3_small`, `file:models/mine.py:build`, `module:pkg.mod:build`, `onnx:t.onnx`,
+`hf:path/to/folder` (a local Hugging Face folder).
 
 In YAML it is a short string or a mapping with the string under `name` plus `kwargs`, `checkpoint`
 and `strip_prefix`. A bare name (`fmnist_student`) means the built-in zoo, as it always has.
@@ -13,7 +14,7 @@ from pydantic import Field, model_validator
 
 from edgekd.config import StrictModel
 
-SOURCES = ("builtin", "timm", "torchvision", "file", "module", "onnx")
+SOURCES = ("builtin", "timm", "torchvision", "file", "module", "onnx", "hf")
 
 
 class ModelSpec(StrictModel):

@@ -39,13 +39,26 @@ class OrtRuntime:
             raise ProviderUnavailable(f"ONNX Runtime fell back to {used} instead of {provider}")
         self.provider, self.threads = provider, threads
         self.target = TARGET_NAMES.get(provider, provider)
-        self.input_name = self.session.get_inputs()[0].name
-        self.input_shape = self.session.get_inputs()[0].shape
+        first = self.session.get_inputs()[0]
+        self.input_name, self.input_shape = first.name, first.shape
+        self.input_dtype = np.int64 if first.type == "tensor(int64)" else np.float32
         self.path = Path(path)
+        names = [i.name for i in self.session.get_inputs()]
+        # A text model (input_ids + attention_mask) is fed id rows; its pad id comes from the file's
+        # input spec, or from `use_input_spec` while the spec is not attached yet.
+        self.pad_id = _pad_id(self.session) if names == ["input_ids", "attention_mask"] else None
+
+    def use_input_spec(self, spec) -> None:
+        if self.pad_id is not None and "pad_id" in spec.extra:
+            self.pad_id = int(spec.extra["pad_id"])
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         check_input_shape(self.input_shape, batch.shape, f"ONNX model {self.path.name}")
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        if self.pad_id is not None:
+            from edgekd.export.token_inputs import feeds
+
+            return self.session.run(None, feeds(batch, self.pad_id))[0]
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=self.input_dtype)})[0]
 
     def run_inputs(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output for every input fed by name, as given: any count, dtype or layout."""
@@ -56,3 +69,13 @@ class OrtRuntime:
 
         return {"engine": "onnxruntime", "version": ort.__version__, "provider": self.provider,
                 "threads": self.threads}
+
+
+def _pad_id(session) -> int:
+    """The pad id a text model's input spec records (0, BERT's, when the file carries none)."""
+    import json
+
+    from edgekd.data.input_spec import METADATA_KEY
+
+    found = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    return int(json.loads(found).get("extra", {}).get("pad_id", 0)) if found else 0

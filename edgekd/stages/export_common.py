@@ -17,8 +17,11 @@ PTQ_REFERENCE = "pytorch int8 (PT2E fake-quant)"
 QAT_REFERENCE = "pytorch int8 (QAT fake-quant)"
 
 
+FLOAT_SOURCED = ("fp32", "fp16")  # precisions converted from the float module (no ptq/qat stage)
+
+
 def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: str,
-               convert: Callable) -> dict[str, Any]:
+               convert: Callable, float_sourced: tuple[str, ...] = FLOAT_SOURCED) -> dict[str, Any]:
     from edgekd.export.checked import export_and_check, failed_export_record
     from edgekd.model_artifacts import torch_logits
     from edgekd.stages.model_refs import load_role
@@ -30,7 +33,7 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
             fmt = f"{family}_{precision}"
             record: dict[str, Any] = {"model": role, "format": fmt}
             try:
-                module, reference_name = _source_module(ctx, role, precision)
+                module, reference_name = _source_module(ctx, role, precision, float_sourced)
                 fp32_logits = None
                 if reference_name != FP32_REFERENCE:  # quantised: also say how far from the fp32 model
                     fp32_logits = torch_logits(load_role(ctx, role), test.inputs)
@@ -49,11 +52,11 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
     return {"exports": records, "failures": failures}
 
 
-def _source_module(ctx, role: str, precision: str):
+def _source_module(ctx, role: str, precision: str, float_sourced: tuple[str, ...] = FLOAT_SOURCED):
     """The PyTorch module an export starts from, and the name of that reference in the report."""
     from edgekd.stages.model_refs import load_role
 
-    if precision in ("fp32", "fp16"):
+    if precision in float_sourced:
         return load_role(ctx, role), FP32_REFERENCE
     from edgekd.stages.model_refs import model_artifact, quantizer_artifact
 

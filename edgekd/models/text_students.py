@@ -1,0 +1,61 @@
+"""Built-in students for token-id data (`data.type: text_csv / jsonl`): a small BERT and a token CNN.
+
+Both take `forward(input_ids, attention_mask=None)` like the `hf:` teachers, build the mask as
+`ids != pad_id` when none is given, and read `vocab_size`, `pad_id` and `max_length` from the data's
+input spec. On a phone the token embedding is most of either model's bytes; the compute is in the
+layers after it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from edgekd.text.modules import mask_from_ids, masked_mean
+
+
+class TinyBert(nn.Module):
+    """A BERT built from a `BertConfig` (no pretrained weights): `layers` blocks of width `hidden`,
+    mean pooling over real tokens, a linear head. TinyBERT-4 is layers=4, hidden=312."""
+
+    def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
+                 hidden: int = 128, layers: int = 2, heads: int = 2, intermediate: int | None = None,
+                 dropout: float = 0.1):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers,
+                            num_attention_heads=heads, intermediate_size=intermediate or 4 * hidden,
+                            max_position_embeddings=max_length, type_vocab_size=1, pad_token_id=pad_id,
+                            hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+        config._attn_implementation = "eager"  # exports to ONNX and TFLite alike; gives attention maps
+        self.pad_id = pad_id
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.head = nn.Linear(hidden, num_classes)
+
+    def forward(self, input_ids, attention_mask=None):
+        mask = mask_from_ids(input_ids, self.pad_id) if attention_mask is None else attention_mask
+        hidden = self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        return self.head(masked_mean(hidden, mask))
+
+
+class TokenCNN(nn.Module):
+    """Embeddings, two 1-D convolution blocks over the sequence, max and mean pooling over real tokens
+    (Kim 2014 style). Convolutions quantise fully to int8 in both ONNX Runtime and TFLite."""
+
+    def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
+                 embed_dim: int = 64, channels: int = 128, kernel_size: int = 3, dropout: float = 0.2):
+        super().__init__()
+        self.pad_id = pad_id
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.convs = nn.Sequential(
+            nn.Conv1d(embed_dim, channels, kernel_size, padding=kernel_size // 2), nn.ReLU(),
+            nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, num_classes))
+
+    def forward(self, input_ids, attention_mask=None):
+        mask = mask_from_ids(input_ids, self.pad_id) if attention_mask is None else attention_mask
+        features = self.convs(self.embed(input_ids).transpose(1, 2)).transpose(1, 2)  # (N, L, C)
+        keep = mask.unsqueeze(-1).to(features.dtype)
+        peak = (features * keep - (1.0 - keep) * 1e4).amax(dim=1)  # padding never wins the max
+        return self.head(torch.cat([peak, masked_mean(features, mask)], dim=1))

@@ -1,0 +1,1 @@
+"""Text: Hugging Face tokenizers and the token-id conventions every text model in edgekd shares."""
