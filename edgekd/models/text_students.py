@@ -48,14 +48,17 @@ class TokenCNN(nn.Module):
         super().__init__()
         self.pad_id = pad_id
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        self.convs = nn.Sequential(
-            nn.Conv1d(embed_dim, channels, kernel_size, padding=kernel_size // 2), nn.ReLU(),
-            nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
+        self.conv1 = nn.Sequential(nn.Conv1d(embed_dim, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
+        self.conv2 = nn.Sequential(nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, num_classes))
 
     def forward(self, input_ids, attention_mask=None):
         mask = mask_from_ids(input_ids, self.pad_id) if attention_mask is None else attention_mask
-        features = self.convs(self.embed(input_ids).transpose(1, 2)).transpose(1, 2)  # (N, L, C)
-        keep = mask.unsqueeze(-1).to(features.dtype)
-        peak = (features * keep - (1.0 - keep) * 1e4).amax(dim=1)  # padding never wins the max
-        return self.head(torch.cat([peak, masked_mean(features, mask)], dim=1))
+        keep = mask.unsqueeze(1).to(torch.float32)  # (N, 1, L)
+        # Zero the padded positions between blocks, so a row padded to 64 ids gives what its unpadded
+        # ids give (convolution's own zero padding) and padding length never changes a prediction.
+        features = self.conv1(self.embed(input_ids).transpose(1, 2)) * keep
+        features = self.conv2(features) * keep  # (N, C, L)
+        peak = (features - (1.0 - keep) * 1e4).amax(dim=2)  # padding never wins the max
+        mean = features.sum(dim=2) / keep.sum(dim=2).clamp(min=1.0)
+        return self.head(torch.cat([peak, mean], dim=1))

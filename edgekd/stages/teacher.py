@@ -68,7 +68,8 @@ class TeacherStage(Stage):
         test_accuracy = accuracy(logits, test.labels)
         ctx.console.print(f"teacher {spec.label}: test accuracy {test_accuracy:.4f}")
         saved = save_model(model, spec, kwargs, out, data_spec)
-        return {**saved, "accuracy": test_accuracy, "source": source,
+        notes = {"data_notes": ctx.data.raw.description} if ctx.data.raw.tokens else {}
+        return {**saved, **notes, "accuracy": test_accuracy, "source": source,
                 "per_class_accuracy": per_class_accuracy(logits, test.labels, data_spec.class_names),
                 "source_fingerprint": spec_fingerprint(spec)}
 
@@ -79,6 +80,7 @@ def check_output_width(model, ctx, what: str) -> None:
 
     from edgekd.errors import DataError
 
+    check_vocabulary(model, ctx.data.input_spec, what)
     sample = torch.from_numpy(ctx.data.split("train").inputs[:2])
     was_training = model.training
     model.eval()
@@ -95,3 +97,19 @@ def check_output_width(model, ctx, what: str) -> None:
                           f"{ctx.data.num_classes} classes; set num_classes in the model's kwargs "
                           "or use a checkpoint trained on these classes")
 
+
+
+def check_vocabulary(model, input_spec, what: str) -> None:
+    """Token-id data: a model's token embedding must have one row per id of the data's tokenizer.
+    Teacher and student read the same ids, so their vocabularies must be the same one; a smaller
+    table would fail on some ids, a larger one would mean the ids are another tokenizer's."""
+    from torch import nn
+
+    vocab = input_spec.extra.get("vocab_size") if input_spec is not None else None
+    if vocab is None:
+        return
+    embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if embedding is not None and embedding.num_embeddings != vocab:
+        raise ConfigError(f"{what} embeds {embedding.num_embeddings} token ids but the data's tokenizer "
+                          f"({input_spec.extra.get('tokenizer')}) has {vocab}: teacher and student must "
+                          "share the tokenizer whose ids they read")
