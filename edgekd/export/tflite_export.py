@@ -20,13 +20,32 @@ import numpy as np
 
 
 def export_tflite_fp32(module, sample: np.ndarray, path: Path) -> None:
+    """A text model (integer ids) converts with `input_ids` and `attention_mask` at the data's fixed
+    length, batch 1; TFLite stores them as int32."""
     import torch
 
+    from edgekd.export.token_inputs import TokenInputs, is_token_batch
+
+    first = torch.from_numpy(np.ascontiguousarray(sample[:1]))
+    if is_token_batch(sample):
+        module, example = TokenInputs(module.eval()), (first, torch.ones_like(first))
+    else:
+        example = (first,)
     with _quiet():
         import litert_torch
 
-        edge = litert_torch.convert(module.eval(), (torch.from_numpy(np.ascontiguousarray(sample[:1])),))
+        edge = litert_torch.convert(module.eval(), example)
         edge.export(str(path))
+
+
+def quantize_dynamic_int8(fp32_path: Path, path: Path) -> None:
+    """int8 weights, activations quantised at run time (ai-edge-quantizer `dynamic_wi8_afp32`): the
+    TFLite counterpart of ORT dynamic quantisation, for transformers."""
+    with _quiet():
+        from ai_edge_quantizer import quantizer, recipe
+
+        dynamic = quantizer.Quantizer(str(fp32_path), recipe.dynamic_wi8_afp32())
+        dynamic.quantize().export_model(str(path), overwrite=True)
 
 
 def export_tflite_int8(quantized_module, sample: np.ndarray, path: Path) -> None:

@@ -73,6 +73,7 @@ class HfTextModel(nn.Module):
                         raise CheckpointError(f"hf:{folder}: a classification head needs num_classes")
                     self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(config.hidden_size, num_classes))
         self.normalize = task == "embedding" and _sentence_transformers_normalises(path)
+        self.pool = nn.Identity()  # the pooled sentence vector, by name, for feature KD (`layer: pool`)
 
     def forward(self, input_ids, attention_mask=None):
         from edgekd.text.modules import mask_from_ids, masked_mean
@@ -83,7 +84,7 @@ class HfTextModel(nn.Module):
         hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
         if self.task == "encoder":
             return hidden
-        pooled = masked_mean(hidden, mask)
+        pooled = self.pool(masked_mean(hidden, mask))
         if self.task == "embedding":
             return nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
         return self.head(pooled)

@@ -31,12 +31,13 @@ class TinyBert(nn.Module):
         config._attn_implementation = "eager"  # exports to ONNX and TFLite alike; gives attention maps
         self.pad_id = pad_id
         self.bert = BertModel(config, add_pooling_layer=False)
+        self.pool = nn.Identity()  # the pooled sentence vector, by name, for feature KD (`layer: pool`)
         self.head = nn.Linear(hidden, num_classes)
 
     def forward(self, input_ids, attention_mask=None):
         mask = mask_from_ids(input_ids, self.pad_id) if attention_mask is None else attention_mask
         hidden = self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        return self.head(masked_mean(hidden, mask))
+        return self.head(self.pool(masked_mean(hidden, mask)))
 
 
 class TokenCNN(nn.Module):
@@ -50,6 +51,7 @@ class TokenCNN(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.conv1 = nn.Sequential(nn.Conv1d(embed_dim, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
         self.conv2 = nn.Sequential(nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
+        self.pool = nn.Identity()  # the pooled features, by name, for feature KD (`layer: pool`)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, num_classes))
 
     def forward(self, input_ids, attention_mask=None):
@@ -61,4 +63,4 @@ class TokenCNN(nn.Module):
         features = self.conv2(features) * keep  # (N, C, L)
         peak = (features - (1.0 - keep) * 1e4).amax(dim=2)  # padding never wins the max
         mean = features.sum(dim=2) / keep.sum(dim=2).clamp(min=1.0)
-        return self.head(torch.cat([peak, mean], dim=1))
+        return self.head(self.pool(torch.cat([peak, mean], dim=1)))

@@ -4,7 +4,8 @@ PyTorch checkpoint `edgekd.zoo` (the architecture code; the host copies the pack
     python3.11 aarch64_guest.py MODEL INPUTS.npy OUT_DIR --runs N --warmup W
                                 [--arch NAME --kwargs JSON]   (MODEL.safetensors: a PyTorch checkpoint)
 
-1. Predicts every input (float32 NCHW, one sample per call) and saves the float32 outputs, for the
+1. Predicts every input (float32 NCHW, or int64 token ids: a text model is fed `input_ids` and
+   `attention_mask = ids != pad id`, one sample per call) and saves the float32 outputs, for the
    parity check against x86.
 2. Warms up, emits three empty marker windows (their median is the marker's own cost), then runs the
    first input N times, each run between a start and a stop marker.
@@ -40,8 +41,13 @@ def load_onnx(path):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0], {"engine": "onnxruntime", "version": ort.__version__}
+    names = [i.name for i in session.get_inputs()]
+    info = {"engine": "onnxruntime", "version": ort.__version__}
+    if names == ["input_ids", "attention_mask"]:
+        spec = json.loads(session.get_modelmeta().custom_metadata_map.get("edgekd.input_spec", "{}"))
+        pad = int(spec.get("extra", {}).get("pad_id", 0))
+        return lambda x: session.run(None, {"input_ids": x, "attention_mask": (x != pad).astype(np.int64)})[0], info
+    return lambda x: session.run(None, {names[0]: x.astype(np.float32)})[0], info
 
 
 def load_tflite(path):
@@ -51,8 +57,25 @@ def load_tflite(path):
     interpreter = Interpreter(model_path=path, num_threads=1)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    details = interpreter.get_input_details()
+    info = {"engine": "litert", "version": getattr(ai_edge_litert, "__version__", None), "delegate": "xnnpack (default)"}
+    if len(details) == 2 and all(d["dtype"] == np.int32 for d in details):  # a text model: ids, mask
+        sidecar = path + ".json"
+        spec = json.load(open(sidecar)).get("edgekd.input_spec", {}) if os.path.exists(sidecar) else {}
+        pad = int(spec.get("extra", {}).get("pad_id", 0))
+        ids_index, mask_index = (d["index"] for d in sorted(details, key=lambda d: d["name"]))
+
+        def run_tokens(x):
+            x = x.astype(np.int32)
+            interpreter.set_tensor(ids_index, x)
+            interpreter.set_tensor(mask_index, (x != pad).astype(np.int32))
+            interpreter.invoke()
+            return interpreter.get_tensor(out["index"]).astype(np.float32)
+
+        return run_tokens, info
 
     def run(x):
+        x = x.astype(np.float32)
         if tuple(inp["shape"]) != x.shape and tuple(inp["shape"]) == x.transpose(0, 2, 3, 1).shape:
             x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # NHWC model
         if inp["dtype"] != np.float32:  # full-integer model: quantise with the tensor's own parameters
@@ -67,8 +90,7 @@ def load_tflite(path):
             y = (y.astype(np.float32) - zero) * scale
         return y
 
-    return run, {"engine": "litert", "version": getattr(ai_edge_litert, "__version__", None),
-                 "delegate": "xnnpack (default)"}
+    return run, info
 
 
 def load_pytorch(path, arch, kwargs):
@@ -110,7 +132,8 @@ def main():
         run, info = load_pytorch(args.model, args.arch, json.loads(args.kwargs))
     else:
         run, info = (load_onnx if args.model.endswith(".onnx") else load_tflite)(args.model)
-    inputs = np.load(args.inputs).astype(np.float32)
+    inputs = np.load(args.inputs)
+    inputs = inputs.astype(np.int64 if inputs.dtype.kind in "iu" else np.float32)  # token ids stay integers
     outputs = np.concatenate([np.asarray(run(inputs[i:i + 1]), dtype=np.float32) for i in range(len(inputs))])
     np.save(os.path.join(args.out, "outputs.npy"), outputs)
     sample = np.ascontiguousarray(inputs[:1])

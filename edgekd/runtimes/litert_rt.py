@@ -35,8 +35,19 @@ class LiteRTRuntime:
         self.path = Path(path)
         self.fixed_batch = int(self.input["shape"][0])
         self.input_dtype = np.dtype(self.input["dtype"])
+        details = self.interpreter.get_input_details()
+        # A text model: two int32 inputs (ids, mask), in the argument order litert-torch names them.
+        self.token_inputs = ([d["index"] for d in sorted(details, key=lambda d: d["name"])]
+                             if len(details) == 2 and all(d["dtype"] == np.int32 for d in details) else None)
+        self.pad_id = _pad_id(self.path) if self.token_inputs else None
+
+    def use_input_spec(self, spec) -> None:
+        if self.token_inputs and "pad_id" in spec.extra:
+            self.pad_id = int(spec.extra["pad_id"])
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        if self.token_inputs:
+            return self._run_tokens(batch)
         batch = np.asarray(batch, dtype=np.float32)
         check_input_shape(self.input["shape"], batch.shape, f"TFLite model {self.path.name}")
         if len(batch) != self.fixed_batch:
@@ -53,6 +64,16 @@ class LiteRTRuntime:
             scale, zero = self.output["quantization"]
             out = (out.astype(np.float32) - zero) * scale
         return out.astype(np.float32, copy=False)
+
+    def _run_tokens(self, batch: np.ndarray) -> np.ndarray:
+        check_input_shape(self.input["shape"], batch.shape, f"TFLite model {self.path.name}")
+        if len(batch) != self.fixed_batch:
+            raise ValueError(f"this TFLite model takes batches of {self.fixed_batch}, got {len(batch)}")
+        ids = np.ascontiguousarray(batch, dtype=np.int32)
+        for index, value in zip(self.token_inputs, (ids, (ids != self.pad_id).astype(np.int32))):
+            self.interpreter.set_tensor(index, value)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"]).astype(np.float32, copy=False)
 
     def run_inputs(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output (dequantised when quantised) for every input fed by name, as given:
@@ -90,3 +111,11 @@ class LiteRTRuntime:
         return {"engine": "litert", "version": version("ai-edge-litert"), "threads": self.threads,
                 "delegate": "xnnpack (default CPU delegate)",
                 "input_dtype": str(self.input_dtype)}
+
+
+def _pad_id(path: Path) -> int:
+    """The pad id in the file's `.tflite.json` input spec (0, BERT's, before it is written)."""
+    from edgekd.export.input_spec_files import read_input_spec
+
+    spec = read_input_spec(path)
+    return int(spec.extra.get("pad_id", 0)) if spec is not None else 0

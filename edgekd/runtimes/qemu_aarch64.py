@@ -98,7 +98,7 @@ def cpu_view(root: Path, cpu: str) -> Path:
 def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warmup: int = 3,
                  root: Path | None = None, timeout: float = 600, arch: str | None = None,
                  arch_kwargs: dict | None = None) -> EmulatedRun:
-    """Run `model` on `inputs` (float32 NCHW) and count instructions per inference on `cpu`.
+    """Run `model` on `inputs` (float32 NCHW, or int64 token ids) and count instructions per inference on `cpu`.
 
     A .safetensors checkpoint runs in the guest's PyTorch, built as the registered architecture
     `arch` (edgekd.zoo) with `arch_kwargs`."""
@@ -119,7 +119,8 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
         job = Path(job_dir)
         shutil.copyfile(GUEST_SCRIPT, job / "guest.py")
         shutil.copyfile(model, job / model.name)
-        np.save(job / "inputs.npy", np.ascontiguousarray(inputs, dtype=np.float32))
+        dtype = np.int64 if inputs.dtype.kind in "iu" else np.float32  # token ids stay integers
+        np.save(job / "inputs.npy", np.ascontiguousarray(inputs, dtype=dtype))
         counts = job / "windows.txt"
         command = ["setarch", "x86_64", "-R",  # no ASLR: identical guest addresses, identical counts
                    "qemu-aarch64", "-cpu", cpu, "-L", str(view), "-plugin",

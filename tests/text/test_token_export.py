@@ -61,3 +61,27 @@ def test_dynamic_int8_uses_integer_kernels(tmp_path):
     fp32_bytes = 4 * sum(p.numel() for p in model.parameters())
     assert (tmp_path / "q.onnx").stat().st_size < 0.4 * fp32_bytes  # the embedding is int8 too
     assert record["parity_rel"] < 0.1
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_token_model_tflite_at_the_fixed_length(tmp_path, precision):
+    from edgekd.export.checked import export_and_check
+    from edgekd.export.input_spec_files import read_input_spec
+    from edgekd.stages.export_tflite import convert
+
+    torch.manual_seed(0)
+    model, _ = build_model("token_cnn", SPEC)
+    rows = token_rows(16)
+
+    def dynamic(module, precision, sample, out, stem):
+        return convert(module, precision, sample, out, stem, threads=1, dynamic_int8=True)
+
+    record, _ = export_and_check(model.eval(), "tflite", precision, dynamic, tmp_path, "m", rows, SPEC, "pytorch fp32")
+    assert record["input_dtype"] == "int32"
+    if precision == "fp32":
+        assert record["parity_rel"] <= 1e-4
+    else:
+        assert record["int8_method"].startswith("dynamic") and record["parity_rel"] < 0.1
+        fp32_bytes = 4 * sum(p.numel() for p in model.parameters())
+        assert (tmp_path / "m.tflite").stat().st_size < 0.4 * fp32_bytes
+    assert read_input_spec(tmp_path / "m.tflite").extra["pad_id"] == 0
