@@ -86,7 +86,8 @@ class DataSource:
         raw = self.raw
         limit = self.config.train_subset if name == "train" else self.config.test_subset
         x, y = (raw.train_x, raw.train_y) if name == "train" else (raw.test_x, raw.test_y)
-        return Dataset(inputs=normalise(x[:limit], raw, *self._statistics), labels=np.asarray(y[:limit]))
+        return Dataset(inputs=normalise(x[:limit], raw, *self._statistics), labels=np.asarray(y[:limit]),
+                       labelled=raw.labelled)
 
 
 @dataclass

@@ -46,7 +46,8 @@ def bench_row(candidate: dict[str, Any], test, config, batch_size: int = 1) -> d
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         return {**row, "status": "failed", "reason": reason, "target": _target_name(candidate),
                 "accuracy": None, "size_bytes": None}
-    return {**row, "target": runtime.target, "accuracy": accuracy(logits, test.labels),
+    labelled = getattr(test, "labelled", True)  # unlabeled text (an embedder) has nothing to score
+    return {**row, "target": runtime.target, "accuracy": accuracy(logits, test.labels) if labelled else None,
             "size_bytes": os.path.getsize(candidate["path"]), "runtime_info": runtime.describe(), **timing,
             **memory, **roofline}
 

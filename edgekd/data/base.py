@@ -42,6 +42,7 @@ class RawData:
     description: str = ""
     # Token-id sources: pad_id, vocab_size, max_length, the tokenizer's name and digest, and counts.
     tokens: dict | None = None
+    labelled: bool = True  # False: unlabeled samples (sentences for embedding distillation)
 
 
 def label_ids(train_labels, test_labels, where: str):

@@ -20,6 +20,7 @@ class Dataset:
 
     inputs: np.ndarray
     labels: np.ndarray
+    labelled: bool = True  # False for unlabeled text: labels are placeholders, accuracy means nothing
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -28,7 +28,8 @@ class TextTableConfig(DataConfigBase):
     train: Optional[str] = None
     test: Optional[str] = None
     text: str = Field("text", description="the text column / key")
-    label: str = Field("label", description="the label column / key")
+    label: Optional[str] = Field("label", description="the label column / key; null: unlabeled sentences "
+                                 "(embedding distillation)")
     classes: Optional[list[str]] = Field(None, description="keep only rows with these labels, in this order")
     tokenizer: str = Field(description="a Hugging Face folder with the tokenizer files (hf: teachers' own)")
     max_length: PositiveInt = Field(64, description="tokens per sample, special tokens included")
@@ -89,12 +90,13 @@ def read_rows(path: Path, config: TextTableConfig) -> tuple[list[str], list[str]
     if not rows:
         raise DataError(f"{path}: no data rows")
     for key, what in ((config.text, "text"), (config.label, "label")):
-        if key not in rows[0]:
+        if key is not None and key not in rows[0]:
             raise DataError(f"{path}: no {what} column {key!r}; columns: {', '.join(map(str, rows[0]))}")
     kept = [row for row in rows if str(row.get(config.text) or "").strip()]
     if not kept:
         raise DataError(f"{path}: every row's {config.text!r} is empty")
-    return [str(row[config.text]) for row in kept], [str(row[config.label]) for row in kept], len(rows) - len(kept)
+    labels = [str(row[config.label]) if config.label else "" for row in kept]
+    return [str(row[config.text]) for row in kept], labels, len(rows) - len(kept)
 
 
 def _keep_classes(texts, labels, classes, where: str):
@@ -162,7 +164,11 @@ def load(config: TextTableConfig, cache_dir: Path | None = None) -> RawData:
             partial.replace(cached)
     dropped, train_trunc, test_trunc = (int(v) for v in arrays["counts"])
     pad_id, vocab_size = (int(v) for v in arrays["vocab"])
-    train_y, test_y, classes = label_ids(arrays["y_train"], arrays["y_test"], str(paths[0]))
+    if config.label is None:  # unlabeled: no classes; label ids are placeholders nothing scores
+        train_y, test_y, classes = (np.zeros(len(arrays["y_train"]), dtype=np.int64),
+                                    np.zeros(len(arrays["y_test"]), dtype=np.int64), [])
+    else:
+        train_y, test_y, classes = label_ids(arrays["y_train"], arrays["y_test"], str(paths[0]))
     if config.classes:  # the configured order, not the sorted one
         order = {name: i for i, name in enumerate(config.classes)}
         train_y = np.array([order[classes[i]] for i in train_y], dtype=np.int64)
@@ -172,6 +178,7 @@ def load(config: TextTableConfig, cache_dir: Path | None = None) -> RawData:
              f"{train_trunc}/{len(train_y)} train, {test_trunc}/{len(test_y)} test")
     return RawData(arrays["x_train"], train_y, arrays["x_test"], test_y, TOKENS_LAYOUT,
                    config.class_names or classes, content_key=key, description=notes,
+                   labelled=config.label is not None,
                    tokens={"pad_id": pad_id, "vocab_size": vocab_size, "max_length": config.max_length,
                            "tokenizer": config.tokenizer.removeprefix("pkg://"),
                            "tokenizer_sha256": tokenizer_digest(config.tokenizer),

@@ -110,3 +110,17 @@ def _triplet_cosines(embed: torch.Tensor) -> torch.Tensor:
     flat = embed.flatten(1)
     unit = F.normalize(flat.unsqueeze(0) - flat.unsqueeze(1), p=2, dim=2)  # unit[j, i] = e_ij
     return torch.bmm(unit, unit.transpose(1, 2)).flatten()
+
+
+def embedding_kd_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Sentence-embedding distillation: the student regresses the teacher's vectors.
+
+        L = mean(1 − cos(s, t)) + mean‖s − t‖² / D
+
+    The MSE term is the loss Reimers & Gurevych (2020, arXiv:2004.09813) distil sentence embedders
+    with; the cosine term (DistilBERT's, Sanh et al. 2019) weights direction, which is all that
+    retrieval by cosine similarity uses, whatever the teacher's vector norms are.
+    """
+    teacher = teacher.float()
+    cosine = F.cosine_similarity(student, teacher, dim=1)
+    return (1.0 - cosine).mean() + F.mse_loss(student, teacher)

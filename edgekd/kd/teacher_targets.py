@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from edgekd.kd.losses import hinton_kd_loss, topk_kd_loss
+from edgekd.kd.losses import embedding_kd_loss, hinton_kd_loss, topk_kd_loss
 from edgekd.kd.views import apply_views
 
 # Columns up to this size are copied into memory once (indexing a tensor is faster than gathering
@@ -65,6 +65,14 @@ class CachedTargets:
         return topk_kd_loss(student_logits, self.rows("topk_log_probs", selection),
                             self.rows("topk_indices", selection), labels, temperature, alpha,
                             rest_mass=self.rows("topk_rest_mass", selection))
+
+    def embedding_loss(self, student_vectors, selection: Selection) -> torch.Tensor:
+        """Regress the cached teacher vectors (an embedder's outputs, cached as a full "logits" column)."""
+        if self.layout != "full":
+            from edgekd.errors import ConfigError
+
+            raise ConfigError("embedding distillation needs the full teacher vectors: remove `topk` from the cache")
+        return embedding_kd_loss(student_vectors, self.rows("logits", selection))
 
     def features(self, layer: str, selection: Selection) -> torch.Tensor:
         return self.rows(f"features.{layer}", selection)

@@ -40,6 +40,7 @@ class Recipe:
     alpha: float = 0.5
     optimizer: str = "sgd"  # or "adamw"
     freeze: tuple[str, ...] = ()  # parameter-name prefixes that are not trained
+    objective: str = "logits"  # or "embedding": regress the cached teacher vectors (no labels)
 
 
 def train(
@@ -98,7 +99,10 @@ def train(
                 else:
                     selection = teacher.select(index, generator)
                     logits = net(teacher.inputs(x_all, selection).contiguous(memory_format=layout))
-                    loss = teacher.loss(logits, selection, y_all[index], recipe.temperature, alpha)
+                    if recipe.objective == "embedding":
+                        loss = teacher.embedding_loss(logits, selection)
+                    else:
+                        loss = teacher.loss(logits, selection, y_all[index], recipe.temperature, alpha)
                     if feature_terms is not None:
                         loss = loss + feature_terms.loss(captured, teacher, selection)
                 optimizer.zero_grad(set_to_none=True)

@@ -45,9 +45,28 @@ def spec_fingerprint(spec: ModelSpec | str) -> dict[str, Any]:
     code = source_module(spec.source).fingerprint(spec.target)
     if code:
         found["code_sha256"] = code
+    named = _kwarg_folders(spec.kwargs)
+    if named:
+        found["kwarg_files_sha256"] = named
     if spec.checkpoint:
         path = Path(spec.checkpoint)
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path} not found (model {spec.label})")
         found["checkpoint_sha256"] = file_digest(path)
+    return found
+
+
+def _kwarg_folders(kwargs: dict[str, Any]) -> dict[str, str]:
+    """Digests of the Hugging Face folders a builder's kwargs name (`embedding_init: pkg://...`): what
+    they hold shapes the model as much as its code does."""
+    from edgekd.models.hf_source import check_folder, fingerprint
+
+    found = {}
+    for key, value in kwargs.items():
+        if isinstance(value, str) and (value.startswith("pkg://") or "/" in value):
+            try:
+                check_folder(value)
+            except Exception:  # not a model folder: an ordinary string argument
+                continue
+            found[key] = fingerprint(value)
     return found

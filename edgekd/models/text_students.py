@@ -3,7 +3,8 @@
 Both take `forward(input_ids, attention_mask=None)` like the `hf:` teachers, build the mask as
 `ids != pad_id` when none is given, and read `vocab_size`, `pad_id` and `max_length` from the data's
 input spec. On a phone the token embedding is most of either model's bytes; the compute is in the
-layers after it.
+layers after it. `embedding_init: <hf folder>` starts that embedding from the teacher's
+(`edgekd.text.embedding_init`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class TinyBert(nn.Module):
 
     def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
                  hidden: int = 128, layers: int = 2, heads: int = 2, intermediate: int | None = None,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, embedding_init: str | None = None):
         super().__init__()
         from transformers import BertConfig, BertModel
 
@@ -31,6 +32,10 @@ class TinyBert(nn.Module):
         config._attn_implementation = "eager"  # exports to ONNX and TFLite alike; gives attention maps
         self.pad_id = pad_id
         self.bert = BertModel(config, add_pooling_layer=False)
+        if embedding_init:  # an hf folder: its token embeddings' principal components
+            from edgekd.text.embedding_init import initialise
+
+            initialise(self.bert.embeddings.word_embeddings, embedding_init, std=config.initializer_range)
         self.pool = nn.Identity()  # the pooled sentence vector, by name, for feature KD (`layer: pool`)
         self.head = nn.Linear(hidden, num_classes)
 
@@ -45,10 +50,15 @@ class TokenCNN(nn.Module):
     (Kim 2014 style). Convolutions quantise fully to int8 in both ONNX Runtime and TFLite."""
 
     def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
-                 embed_dim: int = 64, channels: int = 128, kernel_size: int = 3, dropout: float = 0.2):
+                 embed_dim: int = 64, channels: int = 128, kernel_size: int = 3, dropout: float = 0.2,
+                 embedding_init: str | None = None):
         super().__init__()
         self.pad_id = pad_id
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        if embedding_init:  # an hf folder: its token embeddings' principal components
+            from edgekd.text.embedding_init import initialise
+
+            initialise(self.embed, embedding_init, std=1.0)  # nn.Embedding's own init scale
         self.conv1 = nn.Sequential(nn.Conv1d(embed_dim, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
         self.conv2 = nn.Sequential(nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
         self.pool = nn.Identity()  # the pooled features, by name, for feature KD (`layer: pool`)

@@ -81,9 +81,26 @@ def render_markdown(report: dict[str, Any]) -> str:
         gain = 100 * (kd["kd"]["mean"] - kd["ce"]["mean"])
         verdict = "beats" if gain > 0 else "does not beat"
         lines += ["", f"Distillation {verdict} cross-entropy alone here: {gain:+.2f} pt on the mean.", ""]
+    lines += embedding_lines(report.get("embedding"))
+    if report.get("data_notes"):
+        lines += ["## Data", "", report["data_notes"] + ".", ""]
     lines += per_class_lines(report.get("per_class"))
     lines += ["## Environment", "", "```", json.dumps(report.get("environment", {}), indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def embedding_lines(found: dict[str, Any] | None) -> list[str]:
+    """How closely a student embedder's held-out neighbours and similarities follow the teacher's."""
+    if not found:
+        return []
+    lines = ["## Does the student embed like the teacher?", "",
+             "On the held-out sentences: recall@10 is the share of each sentence's 10 nearest neighbours "
+             "(cosine) under the student that are also the teacher's; Spearman is the rank correlation of all "
+             "pairwise similarities.", "", "| measure | mean | std | per seed |", "|---|---|---|---|"]
+    for metric, summary in found["seeds"].items():
+        values = ", ".join(f"{v:.4f}" for v in summary["accuracies"])
+        lines.append(f"| {metric} | {summary['mean']:.4f} | {summary['std']:.4f} | {values} |")
+    return lines + [""]
 
 
 def per_class_lines(found: dict[str, Any] | None) -> list[str]:

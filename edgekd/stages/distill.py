@@ -7,6 +7,7 @@ The student trained with `seed` is the artifact later stages compress and export
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -45,6 +46,9 @@ class DistillConfig(StageConfig):
     hints: list[HintConfig] = []
     relations: list[RelationConfig] = []
     baseline_seeds: list[int] = [0, 1, 2]
+    # logits: KD on class logits (+ CE on labels); embedding: regress an embedder teacher's cached
+    # vectors (cosine + MSE, no labels), scored by retrieval against the teacher's test vectors.
+    objective: Literal["logits", "embedding"] = "logits"
 
     @field_validator("student")
     @classmethod
@@ -77,11 +81,15 @@ class DistillStage(Stage):
         teacher_logits = open_latest_cache(ctx)
         seed = ctx.seed if config.seed is None else config.seed
         kwargs = resolve_kwargs(config.spec(), ctx.data.input_spec)
+        if config.objective == "embedding":
+            kwargs.setdefault("num_classes", teacher_logits.index["num_classes"])  # the teacher's width
         model, kd_accuracy = _train_one(config, ctx, kwargs, teacher_logits, seed, kd=True)
         import torch
 
         metrics = {**save_model(model, config.spec(), kwargs, out, ctx.data.input_spec), "accuracy": kd_accuracy,
                    "seed": seed, "threads": torch.get_num_threads()}
+        if config.objective == "embedding":
+            return {**metrics, **_embedding_runs(config, ctx, kwargs, teacher_logits, seed, model)}
         if config.baseline_seeds:
             runs = {"kd": {seed: kd_accuracy}, "ce": {}}
             for other in config.baseline_seeds:
@@ -96,8 +104,40 @@ class DistillStage(Stage):
         return metrics
 
 
+def _embedding_runs(config: DistillConfig, ctx, kwargs, targets, seed: int, model) -> dict[str, Any]:
+    """Retrieval fidelity of the student (and of one per baseline seed) to the teacher's test vectors.
+    There is no CE baseline: without labels the teacher's vectors are the only training signal."""
+    fidelity = {seed: embedding_fidelity(ctx, model)}
+    for other in config.baseline_seeds:
+        if other not in fidelity:
+            fidelity[other] = embedding_fidelity(ctx, _train_one(config, ctx, kwargs, targets, other, kd=True)[0])
+    seeds = config.baseline_seeds or [seed]
+    return {"objective": "embedding", "retrieval": fidelity[seed], "accuracy": None,
+            "embedding_seeds": {metric: _summary([fidelity[s][metric] for s in seeds], seeds)
+                                for metric in fidelity[seed]}}
+
+
+def embedding_fidelity(ctx, model) -> dict[str, float]:
+    """recall@10 and Spearman of `model`'s test vectors against the teacher stage's."""
+    import numpy as np
+
+    from edgekd.model_artifacts import torch_logits
+    from edgekd.stages.teacher import TEST_OUTPUTS_FILE
+    from edgekd.text.retrieval import retrieval_fidelity
+
+    teacher = ctx.latest("teacher")
+    if teacher.metrics.get("test_outputs") != TEST_OUTPUTS_FILE:
+        from edgekd.errors import ConfigError
+
+        raise ConfigError("objective: embedding needs a teacher stage on unlabeled data (`label: null`), "
+                          "which saves the teacher's test vectors")
+    vectors = np.load(teacher.file(TEST_OUTPUTS_FILE))
+    return retrieval_fidelity(torch_logits(model, ctx.data.split("test").inputs), vectors)
+
+
 def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd: bool):
-    """Train one student (or reuse the one a killed run already finished) and score it."""
+    """Train one student (or reuse the one a killed run already finished) and score it (test accuracy;
+    recall@10 against the teacher for an embedder)."""
     import json
 
     from edgekd.kd.trainer import train
@@ -119,16 +159,36 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
     model, _ = build_model(config.spec().model_copy(update={"kwargs": kwargs}))
     check_output_width(model, ctx, f"student {config.spec().label}")
+    if config.objective == "embedding":
+        check_embedding_width(model, ctx, kwargs["num_classes"], f"student {config.spec().label}")
     terms = feature_terms(config, model, teacher_logits, train_set.inputs) if kd else None
+    recipe = dataclasses.replace(config.train.recipe(), objective=config.objective)
     train(model, train_set.inputs, train_set.labels, teacher_logits if kd else None,
-          config.train.recipe(), seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"),
+          recipe, seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"),
           feature_terms=terms)
-    test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
-    ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
+    if config.objective == "embedding":
+        test_accuracy = embedding_fidelity(ctx, model)["recall_at_10"]
+        ctx.console.print(f"{label}: recall@10 against the teacher {test_accuracy:.4f}")
+    else:
+        test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
+        ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
     if result is not None and ctx.world.is_main:
         save_weights(model, weights)
         result.write_text(json.dumps({"accuracy": test_accuracy}))
     return model, test_accuracy
+
+
+def check_embedding_width(model, ctx, width: int, what: str) -> None:
+    import torch
+
+    from edgekd.errors import ConfigError
+
+    with torch.no_grad():
+        got = model.eval()(torch.from_numpy(ctx.data.split("train").inputs[:2])).shape[-1]
+    model.train()
+    if got != width:
+        raise ConfigError(f"{what} outputs {got} values per sample but the teacher's vectors have {width}; "
+                          "leave num_classes unset (it defaults to the teacher's width)")
 
 
 def feature_terms(config: DistillConfig, student, targets, inputs):

@@ -34,6 +34,8 @@ class ReportStage(Stage):
             "pipeline": ctx.config.name,
             "rows": rows,
             "kd_vs_ce": student.metrics.get("kd_vs_ce"),
+            "embedding": _embedding(student),
+            "data_notes": ctx.data.raw.description if ctx.data.raw.tokens else None,
             "summary": {
                 "teacher_accuracy": teacher.metrics.get("accuracy"),
                 "student_accuracy": student.metrics.get("accuracy"),
@@ -45,7 +47,7 @@ class ReportStage(Stage):
                 "dense_gzip_ratio": student.metrics.get("dense_gzip_ratio"),
                 "student_int8": _student_int8(ctx),
             },
-            "per_class": per_class(ctx, teacher, student),
+            "per_class": per_class(ctx, teacher, student) if ctx.data.raw.labelled else None,
             "environment": environment(),
         }
         write_report(report, out)
@@ -68,6 +70,13 @@ def _student_int8(ctx) -> dict[str, Any] | None:
     return {"method": ctx.stage_types[name], "accuracy": entry["accuracy"],
             "ptq_accuracy": metrics.get("ptq_accuracy"), "fp32_accuracy": metrics.get("fp32_accuracy"),
             "epochs": metrics.get("epochs")}
+
+
+def _embedding(student) -> dict[str, Any] | None:
+    """An embedding student's retrieval fidelity to its teacher (recall@10, Spearman), per seed."""
+    if student.metrics.get("objective") != "embedding":
+        return None
+    return {"retrieval": student.metrics["retrieval"], "seeds": student.metrics["embedding_seeds"]}
 
 
 def per_class(ctx, teacher, student) -> dict[str, Any]:

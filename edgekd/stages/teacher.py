@@ -19,12 +19,16 @@ from edgekd.stages.base import Stage
 from edgekd.stages.training_config import TrainingConfig
 
 
+TEST_OUTPUTS_FILE = "test_outputs.npy"  # an embedder teacher's vectors for the test split
+
+
 class TeacherConfig(StageConfig):
     type: Literal["teacher"] = "teacher"
     model: ModelSpec = ModelSpec(name="fmnist_teacher")
     width: Optional[PositiveInt] = None  # built-in models: shorthand for kwargs.width
     checkpoint: Optional[str] = None  # shorthand for model.checkpoint
-    train: TrainingConfig = TrainingConfig(epochs=15, alpha=0.0)
+    # null: use the model as it is (an hf folder that is already the teacher, e.g. a sentence embedder)
+    train: Optional[TrainingConfig] = TrainingConfig(epochs=15, alpha=0.0)
 
     def spec(self) -> ModelSpec:
         """The model spec with the stage-level shorthands folded in."""
@@ -56,7 +60,7 @@ class TeacherStage(Stage):
         spec, data_spec = config.spec(), ctx.data.input_spec
         model, kwargs = build_model(spec, data_spec)
         check_output_width(model, ctx, f"teacher {spec.label}")
-        if spec.checkpoint or spec.source == "onnx":
+        if spec.checkpoint or spec.source == "onnx" or config.train is None:
             source = spec.checkpoint or spec.target
         else:
             train_set = ctx.data.split("train")
@@ -65,10 +69,17 @@ class TeacherStage(Stage):
             source = "trained"
         test = ctx.data.split("test")
         logits = torch_logits(model, test.inputs)
-        test_accuracy = accuracy(logits, test.labels)
-        ctx.console.print(f"teacher {spec.label}: test accuracy {test_accuracy:.4f}")
         saved = save_model(model, spec, kwargs, out, data_spec)
         notes = {"data_notes": ctx.data.raw.description} if ctx.data.raw.tokens else {}
+        if not ctx.data.raw.labelled:  # unlabeled data: an embedder; students are scored against these
+            import numpy as np
+
+            np.save(out / TEST_OUTPUTS_FILE, logits.astype(np.float32))
+            ctx.console.print(f"teacher {spec.label}: {logits.shape[1]}-d outputs on {len(logits)} test samples")
+            return {**saved, **notes, "accuracy": None, "output_dim": int(logits.shape[1]), "source": source,
+                    "test_outputs": TEST_OUTPUTS_FILE, "source_fingerprint": spec_fingerprint(spec)}
+        test_accuracy = accuracy(logits, test.labels)
+        ctx.console.print(f"teacher {spec.label}: test accuracy {test_accuracy:.4f}")
         return {**saved, **notes, "accuracy": test_accuracy, "source": source,
                 "per_class_accuracy": per_class_accuracy(logits, test.labels, data_spec.class_names),
                 "source_fingerprint": spec_fingerprint(spec)}
@@ -92,7 +103,7 @@ def check_output_width(model, ctx, what: str) -> None:
                         f"{str(exc).strip().splitlines()[0]}") from None
     finally:
         model.train(was_training)
-    if width != ctx.data.num_classes:
+    if ctx.data.raw.labelled and width != ctx.data.num_classes:  # unlabeled data: any output width
         raise ConfigError(f"{what} outputs {width} values per sample but the data has "
                           f"{ctx.data.num_classes} classes; set num_classes in the model's kwargs "
                           "or use a checkpoint trained on these classes")
