@@ -115,7 +115,8 @@ class ArtifactStore:
         return Artifact(path=path, manifest=manifest)
 
     def begin(self, stage: str, aid: str) -> PendingArtifact:
-        tmp = self.root / f".tmp-{stage}-{aid}-{uuid.uuid4().hex[:8]}"
+        # The owner's pid is in the name: a run cleaning up must not delete a live run's temporaries.
+        tmp = self.root / f".tmp-{stage}-{aid}-{uuid.uuid4().hex[:8]}.pid{os.getpid()}"
         try:
             tmp.mkdir(parents=True)
         except OSError as exc:
@@ -140,8 +141,9 @@ class ArtifactStore:
         shutil.rmtree(pending.tmp_path, ignore_errors=True)
 
     def clean_temporaries(self) -> int:
-        """Remove temporary folders left by killed runs; returns how many were removed."""
-        stale = list(self.root.glob(".tmp-*"))
+        """Remove temporary folders left by killed runs (not those of runs still going in this
+        artifacts folder); returns how many were removed."""
+        stale = [path for path in self.root.glob(".tmp-*") if not _owner_alive(path)]
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
         return len(stale)
@@ -150,6 +152,20 @@ class ArtifactStore:
         target = self.root / f".corrupt-{path.name}-{uuid.uuid4().hex[:6]}"
         os.replace(path, target)
         (target / "REASON").write_text(reason + "\n")
+
+
+def _owner_alive(tmp: Path) -> bool:
+    """Whether the process that made this temporary folder (`...pid<N>`) is still running."""
+    _, _, pid = tmp.name.rpartition(".pid")
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def verify_files(folder: Path, files: dict[str, dict]) -> str | None:

@@ -45,3 +45,25 @@ def test_corrupted_file_is_not_reused(tmp_path):
     assert store.find("stage", "abc") is None
     assert not made.path.exists()  # moved aside so the stage runs again
     assert list(tmp_path.glob(".corrupt-stage-abc-*"))
+
+
+def test_cleanup_spares_a_live_runs_temporaries(tmp_path):
+    """Two pipelines sharing an artifacts folder: the one starting must not delete the other's work."""
+    import subprocess
+    import sys
+
+    store = ArtifactStore(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / f".tmp-distill-abc-1234.pid{other.pid}"
+        live.mkdir()
+        dead = tmp_path / ".tmp-distill-def-5678.pid999999999"
+        dead.mkdir()
+        legacy = tmp_path / ".tmp-cache-0123-89ab"  # named before pids were recorded
+        legacy.mkdir()
+        assert store.clean_temporaries() == 2
+        assert live.is_dir() and not dead.exists() and not legacy.exists()
+    finally:
+        other.kill()
+        other.wait()
+    assert store.clean_temporaries() == 1 and not live.exists()
