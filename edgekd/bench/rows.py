@@ -12,7 +12,7 @@ import numpy as np
 from edgekd.bench.roofline import roofline_fields
 
 ROW_FIELDS = ("model", "format", "runtime", "status", "reason", "parity_max_abs", "parity_rel", "top1_agreement",
-              "reference", "fp32_parity_max_abs", "fp32_top1_agreement")
+              "reference", "fp32_parity_max_abs", "fp32_top1_agreement", "cosine_min")
 
 
 def bench_row(candidate: dict[str, Any], test, config, batch_size: int = 1) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def render_html(report: dict[str, Any]) -> str:
     for title, svg in figures:
         body.append(f'<figure><figcaption>{html.escape(title)}</figcaption>{svg}</figure>')
     body.append("<h2>Models</h2>" + _table(rows))
-    if report.get("kd_vs_ce"):
+    if report.get("kd_vs_ce") and "ce" in report["kd_vs_ce"]:
         body.append(_kd_table(report["kd_vs_ce"]))
     body.append("<h2>Environment</h2><pre>" + html.escape(json.dumps(report.get("environment", {}), indent=2)) + "</pre>")
     return _PAGE.format(title=html.escape(report["pipeline"]), body="\n".join(body))

@@ -71,7 +71,7 @@ def render_markdown(report: dict[str, Any]) -> str:
               "inference (single thread, median), not milliseconds, and their parity is against x86 running the "
               "same file (PyTorch rows: the same weights in x86 PyTorch).", ""]
     kd = report.get("kd_vs_ce")
-    if kd:
+    if kd and "ce" in kd:
         lines += ["## Does distillation help?", "",
                   f"Same student, same {kd['epochs']} epochs, seeds {kd['kd']['seeds']}:", "",
                   "| training | mean test acc % | std | per seed |", "|---|---|---|---|"]

@@ -30,7 +30,7 @@ def report_rows(bench_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = {key: row.get(key) for key in (
             "model", "format", "target", "status", "reason", "accuracy", "latency_ms_p50",
             "latency_ms_p90", "latency_ms_p99", "throughput_per_s", "size_bytes", "parity_max_abs", "parity_rel",
-            "top1_agreement", "reference", "fp32_parity_max_abs", "fp32_top1_agreement", "runs",
+            "top1_agreement", "cosine_min", "reference", "fp32_parity_max_abs", "fp32_top1_agreement", "runs",
             "batch_size", "instructions_per_inference", "instruction_spread", "cold_start_ms", "peak_rss_bytes",
             "rss_growth_bytes", "macs", "gflops", "peak_gflops", "gflops_fraction_of_peak")}
         out["threads"] = (row.get("runtime_info") or {}).get("threads")

