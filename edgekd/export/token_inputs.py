@@ -12,7 +12,9 @@ INPUT_NAMES = ("input_ids", "attention_mask")
 
 
 def is_token_batch(sample: np.ndarray) -> bool:
-    return np.asarray(sample).dtype.kind in "iu"
+    """Rows of integer ids (N, L), edgekd's text layout; integer images (uint8 NHWC pixels) are not."""
+    sample = np.asarray(sample)
+    return sample.ndim == 2 and sample.dtype.kind in "iu"
 
 
 class TokenInputs(nn.Module):

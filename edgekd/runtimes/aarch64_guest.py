@@ -133,7 +133,8 @@ def main():
     else:
         run, info = (load_onnx if args.model.endswith(".onnx") else load_tflite)(args.model)
     inputs = np.load(args.inputs)
-    inputs = inputs.astype(np.int64 if inputs.dtype.kind in "iu" else np.float32)  # token ids stay integers
+    tokens = inputs.ndim == 2 and inputs.dtype.kind in "iu"  # token-id rows stay integers
+    inputs = inputs.astype(np.int64 if tokens else np.float32)
     outputs = np.concatenate([np.asarray(run(inputs[i:i + 1]), dtype=np.float32) for i in range(len(inputs))])
     np.save(os.path.join(args.out, "outputs.npy"), outputs)
     sample = np.ascontiguousarray(inputs[:1])

@@ -119,7 +119,8 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
         job = Path(job_dir)
         shutil.copyfile(GUEST_SCRIPT, job / "guest.py")
         shutil.copyfile(model, job / model.name)
-        dtype = np.int64 if inputs.dtype.kind in "iu" else np.float32  # token ids stay integers
+        tokens = inputs.ndim == 2 and inputs.dtype.kind in "iu"
+        dtype = np.int64 if tokens else np.float32  # token-id rows stay integers
         np.save(job / "inputs.npy", np.ascontiguousarray(inputs, dtype=dtype))
         counts = job / "windows.txt"
         command = ["setarch", "x86_64", "-R",  # no ASLR: identical guest addresses, identical counts
