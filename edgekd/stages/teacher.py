@@ -58,6 +58,9 @@ class TeacherStage(Stage):
         from edgekd.models.build import build_model, spec_fingerprint
 
         spec, data_spec = config.spec(), ctx.data.input_spec
+        if config.train is None and not (spec.checkpoint or spec.source in ("onnx", "hf")):
+            raise ConfigError(f"stages.{config.stage_name}.train: null uses the teacher as it is, but "
+                              f"{spec.label} has no trained weights (give a checkpoint, or train it here)")
         model, kwargs = build_model(spec, data_spec)
         check_output_width(model, ctx, f"teacher {spec.label}")
         if spec.checkpoint or spec.source == "onnx" or config.train is None:

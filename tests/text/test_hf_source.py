@@ -81,3 +81,13 @@ def test_students_ignore_padding(name):
     with torch.no_grad():
         padded, short = model.eval()(ids), model(ids[:, :4])
     np.testing.assert_allclose(padded.numpy(), short.numpy(), atol=1e-5)
+
+
+def test_an_untrained_teacher_cannot_skip_training(tmp_path, tiny_data):
+    from edgekd.config import parse_config
+    from edgekd.pipeline import run
+
+    raw = {"name": "t", "artifacts_dir": str(tmp_path / "a"), "data": {"data_dir": str(tiny_data)},
+           "stages": [{"type": "teacher", "model": "fmnist_teacher", "train": None}]}
+    with pytest.raises(ConfigError, match="train: null uses the teacher as it is, but fmnist_teacher has no trained"):
+        run(parse_config(raw, source="t.yaml"))
