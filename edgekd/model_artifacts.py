@@ -57,13 +57,13 @@ def load_model(artifact: Artifact):
 
 def load_weights_into_spec(fields: dict[str, Any], weights: Path):
     """Fresh architecture of `fields`, resized to any pruned shapes, weights loaded strictly."""
-    from edgekd.models.build import instantiate
+    from edgekd.models.build import instantiate_for_weights
     from edgekd.models.checkpoints import load_state_strict, read_state_dict
     from edgekd.models.reshape import resize_to
     from edgekd.models.spec import parse_spec
 
     spec = parse_spec(fields["spec"])
-    model = instantiate(spec, fields["kwargs"])
+    model = instantiate_for_weights(spec, fields["kwargs"])
     state = read_state_dict(weights)
     if fields.get("shape_changes"):
         resize_to(model, state, fields["shape_changes"])

@@ -38,12 +38,6 @@ def tiny_data(tmp_path: Path) -> Path:
     return make_idx_dataset(tmp_path / "fmnist")
 
 
-# Modules that run the emulated aarch64 guest share its one /proc/cpuinfo: under pytest-xdist they go
-# to the same worker. Every other module stays whole on one worker too (like --dist loadfile), so
-# its module-scoped fixtures (a reduced pipeline run, say) run once.
-EMULATOR_MODULES = ("tests/test_e2e.py", "tests/bench/test_qemu_aarch64.py")
-
-
 def pytest_configure(config):
     """Under pytest-xdist each worker gets its share of the cores, as `edgekd run --nproc` does."""
     import os
@@ -53,8 +47,25 @@ def pytest_configure(config):
         os.environ.setdefault("EDGEKD_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into node ids
 def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup`, a module whose tests share a module- or session-scoped fixture of its
+    own (a reduced pipeline run, say) stays whole on one worker, so that fixture runs once. Every
+    other test is scheduled on its own, so the long independent end-to-end tests of one module spread
+    over the workers instead of queueing on one."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
-        group = "aarch64-guest" if module in EMULATOR_MODULES else module
-        item.add_marker(pytest.mark.xdist_group(group))
+        if _shares_a_costly_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
+def _shares_a_costly_fixture(item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for definitions in info.name2fixturedefs.values():
+        for definition in definitions:
+            if definition.scope in ("module", "session") and definition.baseid and \
+                    item.nodeid.startswith(definition.baseid):
+                return True
+    return False

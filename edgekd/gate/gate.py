@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from edgekd.errors import ConfigError
 from edgekd.gate.budget import load_budgets
@@ -31,7 +30,10 @@ class GateOutcome:
 
 def run_gate(budget_path, report_path=None, pipeline_path=None, baseline_path=None, junit_path=None,
              update_baseline=False, console: Console | None = None) -> GateOutcome:
-    console = console or Console()
+    if console is None:
+        from edgekd.report.terminal import output_console
+
+        console = output_console()
     budgets = load_budgets(budget_path)
     report_path = _resolve_report(report_path, pipeline_path, console)
     report = load_report(report_path)
@@ -70,14 +72,21 @@ def _resolve_report(report_path, pipeline_path, console) -> Path:
 
 
 def print_results(results: list[BudgetResult], console: Console) -> None:
-    if not console.is_terminal:
-        console = Console(width=160)
-    table = Table(title="budgets")
-    for column in ("model/format", "budget", "measured", "result"):
-        table.add_column(column)
+    """A heading row per file, then one row per budget; the measurement wraps at words, so the table
+    fits an 80-column terminal (the compact style of the run summary)."""
+    from edgekd.report.terminal import add_fixed_column, compact_table
+
+    table = compact_table("budgets")
+    add_fixed_column(table, "budget")
+    table.add_column("measured", min_width=len("measured"), ratio=1)
+    add_fixed_column(table, "result")
+    previous = None
     for r in results:
-        verdict = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
-        table.add_row(f"{r.model}/{r.format}", r.limit_name, r.message, verdict)
+        name = f"{r.model}/{r.format}"
+        if name != previous:
+            table.add_row(f"[bold]{name}[/]", "", "")
+            previous = name
+        table.add_row(f"  {r.limit_name}", r.message, "[green]pass[/]" if r.passed else "[red]FAIL[/]")
     console.print(table)
     failed = [r for r in results if not r.passed]
     if failed:

@@ -19,6 +19,17 @@ def instantiate(spec: ModelSpec | str, kwargs: dict[str, Any]):
     return source_module(spec.source).build(spec.target, kwargs)
 
 
+def instantiate_for_weights(spec: ModelSpec | str, kwargs: dict[str, Any]):
+    """The architecture to load trained weights into: as `instantiate`, without a built-in model's
+    init-only kwargs (their starting values would be overwritten anyway)."""
+    spec = parse_spec(spec)
+    if spec.source == "builtin":
+        from edgekd.models.builtin import weights_kwargs
+
+        kwargs = weights_kwargs(spec.target, kwargs)
+    return instantiate(spec, kwargs)
+
+
 def build_model(spec: ModelSpec | str, input_spec=None, load_checkpoint: bool = True):
     """(model, resolved kwargs): the architecture for this data, with the spec's checkpoint loaded."""
     from edgekd.models.checkpoints import load_state_strict, read_state_dict, strip_key_prefix

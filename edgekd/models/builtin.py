@@ -35,5 +35,18 @@ def build(target: str, kwargs: dict):
     return _builder(target)(**kwargs)
 
 
+def weights_kwargs(target: str, kwargs: dict) -> dict:
+    """`kwargs` without those that only set starting values (`INIT_ONLY_KWARGS`, e.g. an embedding
+    initialised from a teacher folder): a model rebuilt to load its trained weights needs neither
+    the work nor the folder."""
+    init_only = getattr(_builder(target), "INIT_ONLY_KWARGS", ())
+    return {key: value for key, value in kwargs.items() if key not in init_only}
+
+
+def needs(target: str) -> tuple[str, ...]:
+    """Packages beyond torch that building `target` imports (`NEEDS`; e.g. transformers)."""
+    return tuple(getattr(_builder(target), "NEEDS", ()))
+
+
 def fingerprint(target: str) -> None:
     return None  # package code: covered by the package version in every artifact id

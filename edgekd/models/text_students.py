@@ -19,6 +19,9 @@ class TinyBert(nn.Module):
     """A BERT built from a `BertConfig` (no pretrained weights): `layers` blocks of width `hidden`,
     mean pooling over real tokens, a linear head. TinyBERT-4 is layers=4, hidden=312."""
 
+    INIT_ONLY_KWARGS = ("embedding_init",)  # only starting values: a rebuild that loads weights skips it
+    NEEDS = ("transformers",)  # packages beyond torch that building it imports
+
     def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
                  hidden: int = 128, layers: int = 2, heads: int = 2, intermediate: int | None = None,
                  dropout: float = 0.1, embedding_init: str | None = None):
@@ -48,6 +51,8 @@ class TinyBert(nn.Module):
 class TokenCNN(nn.Module):
     """Embeddings, two 1-D convolution blocks over the sequence, max and mean pooling over real tokens
     (Kim 2014 style). Convolutions quantise fully to int8 in both ONNX Runtime and TFLite."""
+
+    INIT_ONLY_KWARGS = ("embedding_init",)  # only starting values: a rebuild that loads weights skips it
 
     def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
                  embed_dim: int = 64, channels: int = 128, kernel_size: int = 3, dropout: float = 0.2,

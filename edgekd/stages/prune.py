@@ -38,7 +38,7 @@ class PruneStage(Stage):
         from edgekd.bench.macs import forward_macs
         from edgekd.compress.pruning import prune_channels
         from edgekd.model_artifacts import load_model, model_fields, save_model
-        from edgekd.models.build import instantiate
+        from edgekd.models.build import instantiate_for_weights
         from edgekd.models.reshape import changed_attributes, shape_attributes
         from edgekd.stages.cache import open_latest_cache
         from edgekd.stages.model_refs import model_artifact
@@ -66,7 +66,7 @@ class PruneStage(Stage):
         final_accuracy = history[-1]["accuracy"]
         if config.final_epochs:
             final_accuracy = finetune(config.stages + 1, config.final_epochs)
-        fresh = instantiate(fields["spec"], fields["kwargs"])
+        fresh = instantiate_for_weights(fields["spec"], fields["kwargs"])  # only its shapes are read
         changes = changed_attributes(shape_attributes(fresh), shape_attributes(model))
         ctx.console.print(f"pruned student: {before['macs']:,} -> {history[-1]['macs']:,} MACs, "
                           f"{len(changes)} modules resized, accuracy {final_accuracy:.4f}")

@@ -129,3 +129,17 @@ def test_report_that_is_not_json(workspace):
 def test_no_report_given_is_a_usage_error(workspace):
     result = CliRunner().invoke(main, ["check", str(workspace / "budget.yaml")])
     assert result.exit_code == 2 and "--report" in result.output
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_budget_table_fits_the_terminal(workspace, width, monkeypatch):
+    """Every line fits; headers, budget names and verdicts stay whole; a measurement wraps at words."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    result = _check(workspace, _report(student_size=80_000))
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= width
+    table = "\n".join(lines)
+    for word in ("budget", "measured", "result", "student/tflite_int8", "max_accuracy_drop_vs_teacher",
+                 "min_top1_agreement", "pass", "FAIL", "80,000"):
+        assert word in table, word
+    assert "budget failed: student/tflite_int8 max_size_bytes" in result.output

@@ -1,0 +1,58 @@
+"""The KD-vs-CE runs train in spawned one-thread processes, one per core, with the very weights a
+one-thread run in this process gives; a failing job names itself."""
+
+import json
+
+import pytest
+
+from edgekd.config import parse_config
+from edgekd.errors import ConfigError
+from edgekd.kd.parallel_runs import ParallelRunError, run_in_processes
+from edgekd.pipeline import run
+
+
+def _config(tmp_path, name: str, threads: int):
+    return parse_config({
+        "name": "parallel", "artifacts_dir": str(tmp_path / name), "threads": threads,
+        "data": {"train_subset": 2000, "test_subset": 300},
+        "stages": [
+            {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
+            {"type": "cache"},
+            {"type": "distill", "train": {"epochs": 1}, "baseline_seeds": [0, 1]},
+        ],
+    })
+
+
+def test_parallel_runs_equal_one_thread_runs_in_process(tmp_path):
+    parallel = run(_config(tmp_path, "two", threads=2)).artifacts["distill"]
+    serial = run(_config(tmp_path, "one", threads=1)).artifacts["distill"]
+    assert parallel.metrics["threads"] == serial.metrics["threads"] == 1
+    assert parallel.metrics["kd_vs_ce"]["kd"]["accuracies"] == serial.metrics["kd_vs_ce"]["kd"]["accuracies"]
+    assert parallel.metrics["kd_vs_ce"]["ce"]["accuracies"] == serial.metrics["kd_vs_ce"]["ce"]["accuracies"]
+    assert parallel.manifest["files"]["model.safetensors"]["sha256"] == \
+        serial.manifest["files"]["model.safetensors"]["sha256"]
+
+
+def _setup(state):
+    pass
+
+
+def _write_or_fail(job):
+    path, fail = job
+    if fail == "bug":
+        raise ValueError(f"bad job {path.name}")
+    if fail == "user":
+        raise ConfigError(f"stages.distill: bad field for {path.name}")
+    path.write_text(json.dumps({"done": True}))
+
+
+def test_failed_job_is_named(tmp_path):
+    jobs = [(tmp_path / "a.json", None), (tmp_path / "b.json", "bug"), (tmp_path / "c.json", None)]
+    with pytest.raises(ParallelRunError, match="b.json.*ValueError: bad job b.json"):
+        run_in_processes(jobs, _write_or_fail, _setup, None, workers=2)
+    assert (tmp_path / "a.json").is_file()
+
+
+def test_a_user_error_in_a_job_stays_one_line_of_its_own_type(tmp_path):
+    with pytest.raises(ConfigError, match="bad field for x.json"):
+        run_in_processes([(tmp_path / "x.json", "user")], _write_or_fail, _setup, None, workers=1)
