@@ -124,3 +124,30 @@ def embedding_kd_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Ten
     teacher = teacher.float()
     cosine = F.cosine_similarity(student, teacher, dim=1)
     return (1.0 - cosine).mean() + F.mse_loss(student, teacher)
+
+
+def mutual_learning_loss(peer_logits: torch.Tensor, labels: torch.Tensor, temperature: float,
+                         alpha: float) -> torch.Tensor:
+    """Deep mutual learning (Zhang, Xiang, Hospedales & Lu, CVPR 2018, arXiv:1706.00384): K networks
+    trained together from scratch, each from the labels and from the others' current predictions.
+
+        L = Σ_k [ α · T² · (1 / (K − 1)) Σ_{l≠k} KL(p_l ‖ p_k) + (1 − α) · CE(z_k, y) ],
+        p_k = softmax(z_k / T)
+
+    `peer_logits` is [K, batch, classes]. The peers' targets p_l are detached, so ∂L/∂θ_k comes from
+    network k's own term alone and one optimiser over all peers updates each as its own would: the
+    simultaneous variant of the paper's alternating updates. The paper's loss (CE + mean KL, T = 1)
+    is α = 0.5, T = 1 up to a factor 2 on the learning rate.
+    """
+    peers = peer_logits.shape[0]
+    if peers < 2:
+        raise ValueError("mutual learning needs at least two peers")
+    log_p = F.log_softmax(peer_logits / temperature, dim=2)
+    targets = log_p.detach()
+    total = peer_logits.new_zeros(())
+    for k in range(peers):
+        ce = F.cross_entropy(peer_logits[k], labels)
+        kl = sum(F.kl_div(log_p[k], targets[other], reduction="batchmean", log_target=True)
+                 for other in range(peers) if other != k) / (peers - 1)
+        total = total + alpha * temperature**2 * kl + (1.0 - alpha) * ce
+    return total

@@ -19,6 +19,7 @@ from torch import nn
 from edgekd.kd.batch_plan import DistributedBatches, ShuffledBatches
 from edgekd.kd.feature_kd import FeatureTerms
 from edgekd.kd.features import capture
+from edgekd.kd.losses import mutual_learning_loss
 from edgekd.kd.teacher_targets import CachedTargets
 from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
@@ -40,7 +41,7 @@ class Recipe:
     alpha: float = 0.5
     optimizer: str = "sgd"  # or "adamw"
     freeze: tuple[str, ...] = ()  # parameter-name prefixes that are not trained
-    objective: str = "logits"  # or "embedding": regress the cached teacher vectors (no labels)
+    objective: str = "logits"  # "embedding": regress the cached teacher vectors (no labels); "mutual": Peers
 
 
 def train(
@@ -95,7 +96,11 @@ def train(
             for index in plan.epoch(epoch):
                 if teacher is None:
                     batch = x_all[index] if augment is None else augment(x_all[index], generator)
-                    loss = F.cross_entropy(net(batch.contiguous(memory_format=layout)), y_all[index])
+                    outputs = net(batch.contiguous(memory_format=layout))
+                    if recipe.objective == "mutual":  # `model` is Peers: [K, batch, classes]
+                        loss = mutual_learning_loss(outputs, y_all[index], recipe.temperature, recipe.alpha)
+                    else:
+                        loss = F.cross_entropy(outputs, y_all[index])
                 else:
                     selection = teacher.select(index, generator)
                     logits = net(teacher.inputs(x_all, selection).contiguous(memory_format=layout))

@@ -11,6 +11,7 @@ from edgekd.stages.cache import CacheStage
 from edgekd.stages.distill import DistillStage
 from edgekd.stages.export_onnx import ExportOnnxStage
 from edgekd.stages.export_tflite import ExportTfliteStage
+from edgekd.stages.mutual import MutualStage
 from edgekd.stages.prune import PruneStage
 from edgekd.stages.ptq import PtqStage
 from edgekd.stages.qat import QatStage
@@ -20,6 +21,6 @@ from edgekd.stages.teacher import TeacherStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
-    for stage in (TeacherStage, CacheStage, DistillStage, PruneStage, SparsifyStage, PtqStage, QatStage,
+    for stage in (TeacherStage, CacheStage, DistillStage, MutualStage, PruneStage, SparsifyStage, PtqStage, QatStage,
                   ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage)
 }

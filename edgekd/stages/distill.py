@@ -103,7 +103,7 @@ class DistillStage(Stage):
                 if config.ce_baseline:
                     runs["ce"][other] = trained(other, False)[1]
             metrics["kd_vs_ce"] = {
-                method: _summary([by_seed[s] for s in config.baseline_seeds], config.baseline_seeds)
+                method: seed_summary([by_seed[s] for s in config.baseline_seeds], config.baseline_seeds)
                 for method, by_seed in runs.items() if by_seed
             }
             metrics["kd_vs_ce"]["epochs"] = config.train.epochs
@@ -119,7 +119,7 @@ def _embedding_runs(config: DistillConfig, ctx, trained, seed: int, model) -> di
             fidelity[other] = embedding_fidelity(ctx, trained(other, True)[0])
     seeds = config.baseline_seeds or [seed]
     return {"objective": "embedding", "retrieval": fidelity[seed], "accuracy": None,
-            "embedding_seeds": {metric: _summary([fidelity[s][metric] for s in seeds], seeds)
+            "embedding_seeds": {metric: seed_summary([fidelity[s][metric] for s in seeds], seeds)
                                 for metric in fidelity[seed]}}
 
 
@@ -296,6 +296,6 @@ def feature_terms(config: DistillConfig, student, targets, inputs):
                         targets.feature_layers, torch.from_numpy(inputs[:1]))
 
 
-def _summary(values: list[float], seeds: list[int]) -> dict[str, Any]:
+def seed_summary(values: list[float], seeds: list[int]) -> dict[str, Any]:
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": spread, "seeds": seeds, "accuracies": values}

@@ -10,7 +10,7 @@ ModelRole = Literal["teacher", "student"]
 
 # The student is whatever the latest model-producing stage made. qat is not one of them: it makes
 # the student's int8 version, found through `quantizer_artifact`.
-STUDENT_STAGES = ("distill", "prune", "sparsify")
+STUDENT_STAGES = ("distill", "mutual", "prune", "sparsify")
 QUANTIZING_STAGES = ("ptq", "qat")
 
 

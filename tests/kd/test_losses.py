@@ -87,3 +87,31 @@ def test_rkd_angle_zero_for_similar_shapes():
     rotation, _ = torch.linalg.qr(torch.randn(4, 4))
     assert rkd_angle_loss(2.5 * teacher @ rotation + 1.0, teacher).item() == pytest.approx(0.0, abs=1e-6)
     assert rkd_angle_loss(torch.randn(6, 4), teacher).item() > 0
+
+
+def test_mutual_learning_loss_matches_hand_computation():
+    """Three peers, one sample: each peer's CE plus the mean KL from the two others, by hand."""
+    from edgekd.kd.losses import mutual_learning_loss
+
+    peers, label, t, alpha = [[1.0, 2.0, 0.5], [0.2, 3.0, -1.0], [-0.5, 0.0, 1.5]], 2, 2.0, 0.6
+    expected = 0.0
+    for k, zk in enumerate(peers):
+        pk = _softmax(zk, t)
+        kls = [sum(pl * math.log(pl / pkk) for pl, pkk in zip(_softmax(zl, t), pk))
+               for other, zl in enumerate(peers) if other != k]
+        ce = -math.log(_softmax(zk, 1.0)[label])
+        expected += alpha * t * t * sum(kls) / 2 + (1 - alpha) * ce
+    got = mutual_learning_loss(torch.tensor([[z] for z in peers]), torch.tensor([label]), t, alpha)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mutual_learning_gradient_reaches_each_peer_from_its_own_term_only():
+    from edgekd.kd.losses import hinton_kd_loss, mutual_learning_loss
+
+    logits = torch.randn(2, 4, 10, requires_grad=True)
+    y = torch.tensor([0, 3, 9, 2])
+    mutual_learning_loss(logits, y, 3.0, 0.5).backward()
+    # Peer 0's gradient is that of KD towards a fixed peer 1: the target is detached.
+    alone = logits.detach()[0].clone().requires_grad_(True)
+    hinton_kd_loss(alone, logits.detach()[1], y, 3.0, 0.5).backward()
+    torch.testing.assert_close(logits.grad[0], alone.grad)

@@ -1,0 +1,114 @@
+"""`mutual`: online distillation with no pre-trained teacher (deep mutual learning, Zhang et al.,
+CVPR 2018). `peers` copies of the student, each from its own random start, train together: every one
+learns from the labels and from the others' current predictions (`kd.losses.mutual_learning_loss`).
+
+The cache does not apply (the targets move every step), so this stage needs no teacher or cache
+stage. It runs on the shared trainer (checkpoints, resume, DistributedDataParallel under torchrun):
+the peers are one module whose output stacks their logits. Peer 0 is the student later stages
+compress and export; picking the best peer by test accuracy would tune on the test set.
+
+With `baseline_seeds`, the whole set is trained again per seed (and, unless `ce_baseline: false`,
+the student alone with cross-entropy), so the report of the stage can say whether learning
+together helped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from edgekd.config import StageConfig
+from edgekd.models.spec import ModelSpec
+from edgekd.stages.base import Stage
+from edgekd.stages.training_config import TrainingConfig
+
+
+class MutualConfig(StageConfig):
+    type: Literal["mutual"] = "mutual"
+    student: ModelSpec = ModelSpec(name="fmnist_student")
+    peers: int = Field(2, ge=2, description="networks trained together (copies of `student`, own seeds)")
+    seed: Optional[int] = None
+    # T = 1 as in the paper: the peers' predictions are soft targets as they are.
+    train: TrainingConfig = TrainingConfig(temperature=1.0, alpha=0.5)
+    baseline_seeds: list[int] = []
+    ce_baseline: bool = True
+
+
+class MutualStage(Stage):
+    type = "mutual"
+    Config = MutualConfig
+    distributed = True  # under torchrun: DistributedDataParallel over the peers, rank 0 writes
+
+    def inputs(self, config: MutualConfig, ctx) -> dict[str, Any]:
+        from edgekd.models.build import spec_fingerprint
+
+        return spec_fingerprint(config.student)
+
+    def run(self, config: MutualConfig, ctx, out: Path) -> dict[str, Any]:
+        from edgekd.model_artifacts import save_model
+        from edgekd.models.build import resolve_kwargs
+        from edgekd.stages.distill import seed_summary
+
+        seed = ctx.seed if config.seed is None else config.seed
+        kwargs = resolve_kwargs(config.student, ctx.data.input_spec)
+        peers, accuracies = train_peers(config, ctx, kwargs, seed)
+        metrics = {**save_model(peers[0], config.student, kwargs, out, ctx.data.input_spec),
+                   "accuracy": accuracies[0], "peer_accuracies": accuracies, "peers": config.peers, "seed": seed}
+        if config.baseline_seeds:
+            runs: dict[str, dict[int, float]] = {"mutual": {seed: accuracies[0]}, "ce": {}}
+            for other in config.baseline_seeds:
+                if other not in runs["mutual"]:
+                    runs["mutual"][other] = train_peers(config, ctx, kwargs, other)[1][0]
+                if config.ce_baseline:
+                    runs["ce"][other] = _train_alone(config, ctx, kwargs, other)
+            metrics["mutual_vs_ce"] = {method: seed_summary([by_seed[s] for s in config.baseline_seeds],
+                                                        config.baseline_seeds)
+                                       for method, by_seed in runs.items() if by_seed}
+            metrics["mutual_vs_ce"]["epochs"] = config.train.epochs
+        return metrics
+
+
+def train_peers(config: MutualConfig, ctx, kwargs: dict, seed: int):
+    """The peers trained together from `seed` (each built in turn from one seeded generator, so each
+    starts elsewhere), and the test accuracy of each."""
+    import torch
+
+    from edgekd.kd.mutual import Peers
+    from edgekd.kd.trainer import train
+    from edgekd.model_artifacts import accuracy, torch_logits
+    from edgekd.models.build import build_model
+    from edgekd.stages.teacher import check_output_width
+
+    train_set, test = ctx.data.split("train"), ctx.data.split("test")
+    torch.manual_seed(seed)
+    models = [build_model(config.student.model_copy(update={"kwargs": kwargs}))[0] for _ in range(config.peers)]
+    check_output_width(models[0], ctx, f"student {config.student.label}")
+    recipe = dataclasses.replace(config.train.recipe(), objective="mutual")
+    label = f"{config.peers} peers seed {seed}"
+    train(Peers(models), train_set.inputs, train_set.labels, None, recipe, seed, ctx.console, label=label,
+          checkpoint=ctx.resume_path(f"mutual-seed{seed}.ckpt"))
+    accuracies = [accuracy(torch_logits(model, test.inputs), test.labels) for model in models]
+    ctx.console.print(f"{label}: test accuracy " + ", ".join(f"{a:.4f}" for a in accuracies))
+    return models, accuracies
+
+
+def _train_alone(config: MutualConfig, ctx, kwargs: dict, seed: int) -> float:
+    """The same student, epochs and schedule with cross-entropy alone: what mutual learning must beat."""
+    import torch
+
+    from edgekd.kd.trainer import train
+    from edgekd.model_artifacts import accuracy, torch_logits
+    from edgekd.models.build import build_model
+
+    train_set, test = ctx.data.split("train"), ctx.data.split("test")
+    torch.manual_seed(seed)
+    model = build_model(config.student.model_copy(update={"kwargs": kwargs}))[0]
+    label = f"CE student seed {seed}"
+    train(model, train_set.inputs, train_set.labels, None, config.train.recipe(), seed, ctx.console,
+          label=label, checkpoint=ctx.resume_path(f"ce-seed{seed}.ckpt"))
+    score = accuracy(torch_logits(model, test.inputs), test.labels)
+    ctx.console.print(f"{label}: test accuracy {score:.4f}")
+    return score
