@@ -64,7 +64,9 @@ class CacheStage(Stage):
         from edgekd.kd.teacher_cache import build_shards, seal_cache
         from edgekd.progress import progress_bar
 
-        train = ctx.data.split("train")
+        from edgekd.stages.transfer_set import training_split
+
+        train = training_split(ctx)
         teachers = load_teachers(ctx, config)
         spec = cache_spec(config, teachers, train.inputs, ctx.data.input_spec)
         key, scratch, world = cache_key(ctx, config), ctx.resume_path("shards"), ctx.world
@@ -128,12 +130,16 @@ def cache_spec(config: CacheConfig, teachers, inputs, input_spec):
 
 
 def cache_key(ctx, config: CacheConfig) -> str:
-    """Content key: every teacher's weights digest and weight, the data, the preprocessing, the layout
-    and, for augmented caches, the augmentation policy and its seed."""
+    """Content key: every teacher's weights digest and weight, the data (and the synthetic transfer set
+    that replaces its training split, if any), the preprocessing, the layout and, for augmented
+    caches, the augmentation policy and its seed."""
     teachers = [[artifact.manifest["files"]["model.safetensors"]["sha256"], artifact.metrics.get("source_fingerprint")]
                 for artifact in teacher_artifacts(ctx, config)]
     layout = config.model_dump(mode="json", exclude={"name", "type", "teachers", "batch_size"})
-    material = {"teachers": teachers, "data": ctx.data.fingerprint, "preprocessing": PREPROCESSING,
+    from edgekd.stages.transfer_set import transfer_set_id
+
+    material = {"teachers": teachers, "data": ctx.data.fingerprint, "transfer_set": transfer_set_id(ctx),
+                "preprocessing": PREPROCESSING,
                 "input_spec": ctx.data.input_spec.to_dict(),
                 "views_algorithm": VIEWS_ALGORITHM if config.views else None, "layout": layout}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
@@ -145,4 +151,6 @@ def open_latest_cache(ctx, verify: bool = True):
 
     artifact = ctx.latest("cache")
     config = CacheConfig(**artifact.manifest["config"], name=artifact.manifest["name"])
-    return open_cache(artifact.path, cache_key(ctx, config), len(ctx.data.split("train")), verify)
+    from edgekd.stages.transfer_set import training_split
+
+    return open_cache(artifact.path, cache_key(ctx, config), len(training_split(ctx)), verify)

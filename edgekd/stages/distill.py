@@ -247,7 +247,9 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
         return load_weights_into_spec({"spec": config.spec(), "kwargs": kwargs}, weights), finished["accuracy"]
     import torch
 
-    train_set, test = ctx.data.split("train"), ctx.data.split("test")
+    from edgekd.stages.transfer_set import training_split
+
+    train_set, test = training_split(ctx), ctx.data.split("test")
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
     model, _ = build_model(config.spec().model_copy(update={"kwargs": kwargs}))
     check_output_width(model, ctx, f"student {config.spec().label}")

@@ -28,9 +28,10 @@ class PtqStage(Stage):
         from edgekd.model_artifacts import accuracy, torch_logits
         from edgekd.compress.quantization import calibrate, calibration_sample, convert, save_calibration
         from edgekd.stages.model_refs import load_role, model_artifact
+        from edgekd.stages.transfer_set import training_split
 
         test = ctx.data.split("test")
-        calibration = calibration_sample(ctx.data.split("train").inputs, config.calibration_samples, ctx.seed)
+        calibration = calibration_sample(training_split(ctx).inputs, config.calibration_samples, ctx.seed)
         metrics: dict[str, Any] = {"calibration_samples": int(len(calibration)),
                                    "scheme": "int8 symmetric per-channel weights, per-tensor activations",
                                    "models": {}}
