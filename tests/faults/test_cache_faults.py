@@ -3,7 +3,6 @@
 import shutil
 
 import pytest
-import yaml
 
 from edgekd.models.checkpoints import load_model, save_weights
 from edgekd.config import parse_config
