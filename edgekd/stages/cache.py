@@ -16,6 +16,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 from edgekd.config import StageConfig, StrictModel
 from edgekd.errors import ConfigError
 from edgekd.stages.base import Stage
+from edgekd.stages.transfer_set import training_split, transfer_set_id
 
 # What the cached outputs depend on besides the teachers, the data, its input spec (layout, mean/std)
 # and this config: change the preprocessing code and this string must change, which changes the key.
@@ -63,8 +64,6 @@ class CacheStage(Stage):
         from edgekd.distributed import barrier
         from edgekd.kd.teacher_cache import build_shards, seal_cache
         from edgekd.progress import progress_bar
-
-        from edgekd.stages.transfer_set import training_split
 
         train = training_split(ctx)
         teachers = load_teachers(ctx, config)
@@ -136,8 +135,6 @@ def cache_key(ctx, config: CacheConfig) -> str:
     teachers = [[artifact.manifest["files"]["model.safetensors"]["sha256"], artifact.metrics.get("source_fingerprint")]
                 for artifact in teacher_artifacts(ctx, config)]
     layout = config.model_dump(mode="json", exclude={"name", "type", "teachers", "batch_size"})
-    from edgekd.stages.transfer_set import transfer_set_id
-
     material = {"teachers": teachers, "data": ctx.data.fingerprint, "transfer_set": transfer_set_id(ctx),
                 "preprocessing": PREPROCESSING,
                 "input_spec": ctx.data.input_spec.to_dict(),
@@ -151,6 +148,4 @@ def open_latest_cache(ctx, verify: bool = True):
 
     artifact = ctx.latest("cache")
     config = CacheConfig(**artifact.manifest["config"], name=artifact.manifest["name"])
-    from edgekd.stages.transfer_set import training_split
-
     return open_cache(artifact.path, cache_key(ctx, config), len(training_split(ctx)), verify)

@@ -17,6 +17,7 @@ from pydantic import NonNegativeFloat, PositiveInt, field_validator
 from edgekd.config import StageConfig, StrictModel
 from edgekd.models.spec import ModelSpec
 from edgekd.stages.base import Stage
+from edgekd.stages.transfer_set import training_split
 from edgekd.stages.training_config import TrainingConfig
 
 
@@ -84,10 +85,12 @@ class DistillStage(Stage):
         kwargs = resolve_kwargs(config.spec(), ctx.data.input_spec)
         if config.objective == "embedding":
             kwargs.setdefault("num_classes", teacher_logits.index["num_classes"])  # the teacher's width
-        threads, fresh = _train_in_parallel(config, ctx, kwargs, _jobs(config, seed))
+        from edgekd.stages.distill_workers import train_in_parallel
+
+        threads, fresh = train_in_parallel(config, ctx, kwargs, _jobs(config, seed))
 
         def trained(run_seed: int, kd: bool):  # (model, score); runs done just now in parallel are quiet
-            return _train_one(config, ctx, kwargs, teacher_logits if kd else None, run_seed, kd,
+            return train_one(config, ctx, kwargs, teacher_logits if kd else None, run_seed, kd,
                               announce_reuse=(run_seed, kd) not in fresh)
 
         model, kd_accuracy = trained(seed, True)
@@ -152,81 +155,15 @@ def _jobs(config: DistillConfig, seed: int) -> list[tuple[int, bool]]:
     return jobs
 
 
-def _train_in_parallel(config: DistillConfig, ctx, kwargs, jobs) -> tuple[int, set]:
-    """Train the runs not finished yet in one-thread worker processes, one per core, leaving each in
-    the resume folder for `_train_one` to pick up. Returns the threads a run trains with and the
-    runs trained here.
-
-    It takes several runs, several cores and a resume folder to hand results over; under torchrun
-    the processes are already the ranks, so runs go one after another there."""
-    import json
-
-    import torch
-
-    from edgekd.kd.parallel_runs import run_in_processes, worker_count
-
-    def finished(job) -> bool:
-        tag = _tag(*job)
-        return ctx.resume_path(f"{tag}.json").is_file() and ctx.resume_path(f"{tag}.safetensors").is_file()
-
-    if ctx.world.size > 1 or ctx.resume_dir is None or len(jobs) < 2 or worker_count(len(jobs)) < 2:
-        return torch.get_num_threads(), set()
-    # Every run of the set trains with one thread, also a lone one left by a killed run: thread
-    # counts change float sums, and a resumed run must end with the same weights as an unbroken one.
-    todo = [job for job in jobs if not finished(job)]
-    if not todo:
-        return 1, set()
-    workers = worker_count(len(todo))
-    ctx.console.print(f"training {len(todo)} students, {workers} at a time (one process and one thread each)")
-
-    def done(job) -> None:
-        result = json.loads(ctx.resume_path(f"{_tag(*job)}.json").read_text())
-        ctx.console.print(f"{_label(*job)}: test {_SCORE[config.objective]} {result['accuracy']:.4f}")
-
-    state = {"pipeline": ctx.config, "data": ctx.data.config, "data_cache": str(ctx.data.cache_dir),
-             "artifacts": ctx.artifacts, "stage_types": ctx.stage_types, "resume_dir": str(ctx.resume_dir),
-             "config": config, "kwargs": kwargs}
-    run_in_processes(todo, _worker_train, _worker_setup, state, workers, on_done=done)
-    return 1, set(todo)
-
-
-_WORKER: dict[str, Any] = {}  # one worker process's rebuilt run context and cached targets
-
-
-def _worker_setup(state: dict[str, Any]) -> None:
-    """In a worker process: the run context of the stage (quiet), its data and the cached teacher."""
-    import io
-
-    from rich.console import Console
-
-    from edgekd.context import DataSource, RunContext
-    from edgekd.stages.cache import open_latest_cache
-
-    ctx = RunContext(config=state["pipeline"], data=DataSource(state["data"], cache_dir=state["data_cache"]),
-                     console=Console(file=io.StringIO()), artifacts=state["artifacts"],
-                     stage_types=state["stage_types"], resume_dir=Path(state["resume_dir"]))
-    # The parent has just checked the cache's key and digests: no need to read it all again.
-    _WORKER.update(ctx=ctx, config=state["config"], kwargs=state["kwargs"],
-                   targets=open_latest_cache(ctx, verify=False))
-
-
-def _worker_train(job: tuple[int, bool]) -> None:
-    seed, kd = job
-    _train_one(_WORKER["config"], _WORKER["ctx"], _WORKER["kwargs"], _WORKER["targets"] if kd else None, seed, kd)
-
-
-_SCORE = {"logits": "accuracy", "embedding": "recall@10 against the teacher"}
-
-
-def _tag(seed: int, kd: bool) -> str:
+def run_tag(seed: int, kd: bool) -> str:
     return f"{'kd' if kd else 'ce'}-seed{seed}"
 
 
-def _label(seed: int, kd: bool) -> str:
+def run_label(seed: int, kd: bool) -> str:
     return f"{'KD' if kd else 'CE'} student seed {seed}"
 
 
-def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd: bool,
+def train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd: bool,
                announce_reuse: bool = True):
     """Train one student (or reuse the one a killed run, or a parallel run, already finished) and
     score it (test accuracy; recall@10 against the teacher for an embedder)."""
@@ -238,7 +175,7 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
     from edgekd.models.checkpoints import save_weights
     from edgekd.stages.teacher import check_output_width
 
-    tag, label = _tag(seed, kd), _label(seed, kd)
+    tag, label = run_tag(seed, kd), run_label(seed, kd)
     result, weights = ctx.resume_path(f"{tag}.json"), ctx.resume_path(f"{tag}.safetensors")
     if result is not None and result.is_file() and weights.is_file():
         finished = json.loads(result.read_text())
@@ -246,8 +183,6 @@ def _train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd
             ctx.console.print(f"{label}: finished in an earlier run, test accuracy {finished['accuracy']:.4f}")
         return load_weights_into_spec({"spec": config.spec(), "kwargs": kwargs}, weights), finished["accuracy"]
     import torch
-
-    from edgekd.stages.transfer_set import training_split
 
     train_set, test = training_split(ctx), ctx.data.split("test")
     torch.manual_seed(seed)  # the initial weights depend on the seed alone

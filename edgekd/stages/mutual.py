@@ -96,19 +96,9 @@ def train_peers(config: MutualConfig, ctx, kwargs: dict, seed: int):
 
 
 def _train_alone(config: MutualConfig, ctx, kwargs: dict, seed: int) -> float:
-    """The same student, epochs and schedule with cross-entropy alone: what mutual learning must beat."""
-    import torch
+    """The same student, epochs and schedule with cross-entropy alone, what mutual learning must
+    beat: the `distill` stage's own CE-only run (resume files included)."""
+    from edgekd.stages.distill import DistillConfig, train_one
 
-    from edgekd.kd.trainer import train
-    from edgekd.model_artifacts import accuracy, torch_logits
-    from edgekd.models.build import build_model
-
-    train_set, test = ctx.data.split("train"), ctx.data.split("test")
-    torch.manual_seed(seed)
-    model = build_model(config.student.model_copy(update={"kwargs": kwargs}))[0]
-    label = f"CE student seed {seed}"
-    train(model, train_set.inputs, train_set.labels, None, config.train.recipe(), seed, ctx.console,
-          label=label, checkpoint=ctx.resume_path(f"ce-seed{seed}.ckpt"))
-    score = accuracy(torch_logits(model, test.inputs), test.labels)
-    ctx.console.print(f"{label}: test accuracy {score:.4f}")
-    return score
+    alone = DistillConfig(student=config.student, train=config.train, baseline_seeds=[])
+    return train_one(alone, ctx, kwargs, None, seed, kd=False)[1]

@@ -9,6 +9,7 @@ from pydantic import PositiveInt
 
 from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
+from edgekd.stages.transfer_set import training_split
 from edgekd.stages.model_refs import ModelRole
 
 CALIBRATION_FILE = "{role}_int8_calibration.safetensors"
@@ -28,7 +29,6 @@ class PtqStage(Stage):
         from edgekd.model_artifacts import accuracy, torch_logits
         from edgekd.compress.quantization import calibrate, calibration_sample, convert, save_calibration
         from edgekd.stages.model_refs import load_role, model_artifact
-        from edgekd.stages.transfer_set import training_split
 
         test = ctx.data.split("test")
         calibration = calibration_sample(training_split(ctx).inputs, config.calibration_samples, ctx.seed)

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import numpy as np
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from edgekd.config import StageConfig
@@ -45,6 +44,7 @@ class SynthesizeStage(Stage):
     Config = SynthesizeConfig
 
     def run(self, config: SynthesizeConfig, ctx, out: Path) -> dict[str, Any]:
+        import numpy as np
         import torch
 
         from edgekd.kd.deep_inversion import InversionSettings, synthesize

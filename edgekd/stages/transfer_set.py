@@ -3,6 +3,8 @@ stage (data-free KD), the synthetic set, which then replaces the real training s
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Optional
 
 
@@ -16,12 +18,20 @@ def training_split(ctx):
     artifact = transfer_artifact(ctx)
     if artifact is None:
         return ctx.data.split("train")
+    from edgekd.stages.synthesize import INPUTS_FILE, LABELS_FILE
+
+    return _synthetic_set(artifact.file(INPUTS_FILE), artifact.file(LABELS_FILE))
+
+
+@functools.lru_cache(maxsize=2)
+def _synthetic_set(inputs: Path, labels: Path):
+    """Read once per process: the cache, every training run and calibration ask for it (a finished
+    artifact never changes, and its folder name carries its id)."""
     import numpy as np
 
     from edgekd.data.prepare import Dataset
-    from edgekd.stages.synthesize import INPUTS_FILE, LABELS_FILE
 
-    return Dataset(inputs=np.load(artifact.file(INPUTS_FILE)), labels=np.load(artifact.file(LABELS_FILE)))
+    return Dataset(inputs=np.load(inputs), labels=np.load(labels))
 
 
 def transfer_set_id(ctx) -> Optional[str]:
