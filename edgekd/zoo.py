@@ -47,18 +47,21 @@ class FashionStudent(nn.Module):
     """Small CNN for phones and microcontrollers: two conv stages and a small classifier.
 
     `channels` overrides the two conv widths (width, 2·width): a pruned student is rebuilt from it.
+    `input_size` (height, width) comes from the data: a student reading a low-resolution view of the
+    images (cross-input KD, e.g. 14×14) has a smaller classifier input.
     """
 
     def __init__(self, width: int = 16, hidden: int = 32, num_classes: int = NUM_CLASSES,
-                 channels: list[int] | None = None):
+                 channels: list[int] | None = None, input_size: tuple[int, int] | list[int] = INPUT_SHAPE[1:]):
         super().__init__()
         first, second = channels if channels is not None else (width, 2 * width)
+        pooled = (input_size[0] // 4) * (input_size[1] // 4)  # two 2×2 max-pools, floor division
         self.features = nn.Sequential(
             *_conv_block(1, first), nn.MaxPool2d(2),
             *_conv_block(first, second), nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(second * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
+            nn.Flatten(), nn.Linear(second * pooled, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -64,8 +64,10 @@ def _reference(candidate: dict[str, Any], samples: int) -> str:
     return f"x86 {candidate['runtime']}, same file, first {samples} test images"
 
 
-def emulated_rows_for_all(candidates: list[dict[str, Any]], test, config, on_done=None) -> list[dict[str, Any]]:
-    """Every candidate's emulated rows, candidate by candidate in the configured CPU order.
+def emulated_rows_for_all(candidates: list[dict[str, Any]], tests: dict[str, Any], config,
+                          on_done=None) -> list[dict[str, Any]]:
+    """Every candidate's emulated rows, candidate by candidate in the configured CPU order; `tests`
+    holds the test split each model role reads.
 
     Instruction counts do not depend on how busy the host is, so the runs go in parallel, one per
     host core (each CPU model has its own view of the rootfs). `on_done(candidate)` is called as
@@ -77,7 +79,7 @@ def emulated_rows_for_all(candidates: list[dict[str, Any]], test, config, on_don
 
     def one(job: tuple[int, str]) -> None:
         index, cpu = job
-        found[job] = emulated_rows(candidates[index], test, config, cpus=[cpu])[0]
+        found[job] = emulated_rows(candidates[index], tests[candidates[index]["model"]], config, cpus=[cpu])[0]
         if on_done is not None:
             on_done(candidates[index])
 

@@ -53,13 +53,14 @@ def bench_files(paths: list[Path], config, data, architecture: str | None = None
     if note:
         say(note)
     randoms = random_bench.rows()
-    rows = [randoms[i, batch_size] if i in signatures else bench_row(candidate, test, config, batch_size)
+    views = {i: _as_file_reads(test, candidate) for i, candidate in enumerate(candidates) if i not in signatures}
+    rows = [randoms[i, batch_size] if i in signatures else bench_row(candidate, views[i], config, batch_size)
             for i, candidate in enumerate(candidates) for batch_size in config.batch_sizes]
     for i, candidate in enumerate(candidates):
         if config.emulated_cpus and emulable(candidate) and i in signatures:
             rows.extend(_emulation_skipped(candidate, cpu) for cpu in config.emulated_cpus)
         elif config.emulated_cpus and emulable(candidate):
-            rows.extend(emulated_rows(candidate, test, config))
+            rows.extend(emulated_rows(candidate, views[i], config))
     return {"schema_version": SCHEMA_VERSION, "pipeline": "edgekd bench " + " ".join(Path(p).name for p in paths),
             "rows": report_rows(rows), "summary": {}, "environment": environment()}
 
@@ -89,11 +90,30 @@ def _choose_inputs(candidates, data, data_required, shapes):
             if len(declared) < len(candidates):  # a checkpoint cannot run without it
                 raise
             why = str(exc).split(";")[0]
-    randoms = {i: inputs for i, inputs in declared.items() if test is None or not _fits(inputs, test.inputs)}
+    randoms = {i: inputs for i, inputs in declared.items()
+               if test is None or not _fits(inputs, _as_file_reads(test, candidates[i]).inputs)}
     readable = [Path(candidates[i]["path"]).name for i, inputs in randoms.items() if not isinstance(inputs, Exception)]
     note = (f"{', '.join(readable)}: timed on random inputs from the file's signature, accuracy left empty ({why})"
             if readable else None)
     return (test if len(randoms) < len(candidates) else None), randoms, note
+
+
+def _as_file_reads(test, candidate: dict[str, Any]):
+    """The test split as this file reads it: a cross-input student's file records the transform it
+    takes of the data (channels, a lower resolution), which the data's full samples then go through."""
+    from edgekd.data.input_transform import for_model, recorded_transform
+    from edgekd.export.input_spec_files import read_input_spec
+
+    if candidate["runtime"] == "pytorch":
+        return test
+    try:
+        spec = read_input_spec(candidate["path"])
+    except Exception:  # an unreadable spec: the file's own row says why
+        return test
+    recorded = recorded_transform(spec)
+    if not recorded or tuple(recorded["from_shape"]) != tuple(test.inputs.shape[1:]):
+        return test
+    return for_model(test, spec)
 
 
 def _fits(inputs, test_inputs) -> bool:

@@ -24,6 +24,8 @@ def resolve_kwargs(target: str, kwargs: dict, input_spec) -> dict:
     resolved = dict(kwargs)
     if input_spec is not None and input_spec.num_classes and "num_classes" in accepted:
         resolved.setdefault("num_classes", input_spec.num_classes)
+    if input_spec is not None and "input_size" in accepted and input_spec.layout == "NCHW":
+        resolved.setdefault("input_size", [int(d) for d in input_spec.shape[1:]])  # a low-resolution student
     if input_spec is not None:  # token-id data: the students size their embeddings from it
         for key in ("vocab_size", "pad_id", "max_length"):
             if key in accepted and key in input_spec.extra:

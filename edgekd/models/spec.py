@@ -3,7 +3,8 @@
 `hf:path/to/folder` (a local Hugging Face folder).
 
 In YAML it is a short string or a mapping with the string under `name` plus `kwargs`, `checkpoint`
-and `strip_prefix`. A bare name (`fmnist_student`) means the built-in zoo, as it always has.
+`strip_prefix` and `input_transform` (what of each sample a student reads: cross-input KD, see
+`edgekd.data.input_transform`). A bare name (`fmnist_student`) means the built-in zoo, as it always has.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Optional
 from pydantic import Field, model_validator
 
 from edgekd.config import StrictModel
+from edgekd.data.input_transform import InputTransform
 
 SOURCES = ("builtin", "timm", "torchvision", "file", "module", "onnx", "hf")
 
@@ -24,6 +26,8 @@ class ModelSpec(StrictModel):
     kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the builder")
     checkpoint: Optional[str] = Field(None, description="weights: .safetensors, or .pt/.pth (weights_only)")
     strip_prefix: Optional[str] = Field(None, description="drop this prefix from checkpoint keys (module., model.)")
+    input_transform: Optional[InputTransform] = Field(
+        None, description="a student reads these channels / this size of each sample (cross-input KD)")
 
     @model_validator(mode="before")
     @classmethod

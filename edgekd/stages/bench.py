@@ -42,9 +42,11 @@ class BenchStage(Stage):
         from edgekd.bench.rows import bench_row, failed_rows
         from edgekd.progress import progress_bar
 
+        from edgekd.stages.model_refs import role_split
+
         candidates = _with_extra_providers(_candidates(config, ctx), config.extra_providers)
         emulated = [c for c in candidates if config.emulated_cpus and emulable(c)]
-        test = ctx.data.split("test")
+        tests = {role: role_split(ctx, role, "test") for role in config.models}  # a cross-input student: its view
         rows = []
         with progress_bar(ctx.console) as progress:
             total = len(candidates) * len(config.batch_sizes) + len(emulated)
@@ -52,11 +54,11 @@ class BenchStage(Stage):
             for candidate in candidates:
                 for batch_size in config.batch_sizes:
                     progress.update(task, status=f"{candidate['model']} {candidate['format']} batch {batch_size}")
-                    rows.append(bench_row(candidate, test, config, batch_size))
+                    rows.append(bench_row(candidate, tests[candidate["model"]], config, batch_size))
                     progress.advance(task)
             if emulated:  # after every x86 row: emulation is slow and optional
                 progress.update(task, status="emulated aarch64")
-                rows.extend(emulated_rows_for_all(emulated, test, config,
+                rows.extend(emulated_rows_for_all(emulated, tests, config,
                                                   on_done=lambda _: progress.advance(task, 1 / len(config.emulated_cpus))))
         (out / RESULTS_FILE).write_text(json.dumps({"rows": rows}, indent=2))
         return {"rows": len(rows), "failures": failed_rows(rows)}
@@ -68,12 +70,12 @@ def _candidates(config: BenchConfig, ctx) -> list[dict[str, Any]]:
 
     from edgekd.bench.macs import forward_macs
     from edgekd.model_artifacts import load_model
-    from edgekd.stages.model_refs import model_artifact
+    from edgekd.stages.model_refs import model_artifact, role_split
 
     candidates, macs = [], {}
-    example = torch.from_numpy(ctx.data.split("test").inputs[:1])
     for role in config.models:
         artifact = model_artifact(ctx, role)
+        example = torch.from_numpy(role_split(ctx, role, "test").inputs[:1])
         macs[role] = forward_macs(load_model(artifact), example)  # the same network in every format
         candidates.append({"model": role, "format": "pytorch", "runtime": "pytorch", "status": "ok",
                            "path": str(artifact.file("model.safetensors")), "artifact": str(artifact.path),

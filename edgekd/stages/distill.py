@@ -82,7 +82,8 @@ class DistillStage(Stage):
 
         teacher_logits = open_latest_cache(ctx)
         seed = ctx.seed if config.seed is None else config.seed
-        kwargs = resolve_kwargs(config.spec(), ctx.data.input_spec)
+        student_input = student_input_spec(config, ctx)
+        kwargs = resolve_kwargs(config.spec(), student_input)
         if config.objective == "embedding":
             kwargs.setdefault("num_classes", teacher_logits.index["num_classes"])  # the teacher's width
         from edgekd.stages.distill_workers import train_in_parallel
@@ -94,7 +95,7 @@ class DistillStage(Stage):
                               announce_reuse=(run_seed, kd) not in fresh)
 
         model, kd_accuracy = trained(seed, True)
-        metrics = {**save_model(model, config.spec(), kwargs, out, ctx.data.input_spec), "accuracy": kd_accuracy,
+        metrics = {**save_model(model, config.spec(), kwargs, out, student_input), "accuracy": kd_accuracy,
                    "seed": seed, "threads": threads}
         if config.objective == "embedding":
             return {**metrics, **_embedding_runs(config, ctx, trained, seed, model)}
@@ -169,11 +170,10 @@ def train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd:
     score it (test accuracy; recall@10 against the teacher for an embedder)."""
     import json
 
-    from edgekd.kd.trainer import train
-    from edgekd.model_artifacts import accuracy, load_weights_into_spec, torch_logits
+    from edgekd.data.input_transform import reading_transformed
+    from edgekd.model_artifacts import load_weights_into_spec
     from edgekd.models.build import build_model
     from edgekd.models.checkpoints import save_weights
-    from edgekd.stages.teacher import check_output_width
 
     tag, label = run_tag(seed, kd), run_label(seed, kd)
     result, weights = ctx.resume_path(f"{tag}.json"), ctx.resume_path(f"{tag}.safetensors")
@@ -187,13 +187,28 @@ def train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd:
     train_set, test = training_split(ctx), ctx.data.split("test")
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
     model, _ = build_model(config.spec().model_copy(update={"kwargs": kwargs}))
+    with reading_transformed(model, student_input_spec(config, ctx)):  # cross-input KD: the student's view
+        test_accuracy = _train_and_score(config, ctx, model, kwargs, teacher_logits, seed, kd, train_set, test)
+    if result is not None and ctx.world.is_main:
+        save_weights(model, weights)
+        result.write_text(json.dumps({"accuracy": test_accuracy}))
+    return model, test_accuracy
+
+
+def _train_and_score(config: DistillConfig, ctx, model, kwargs, teacher_logits, seed: int, kd: bool,
+                     train_set, test) -> float:
+    from edgekd.kd.trainer import train
+    from edgekd.model_artifacts import accuracy, torch_logits
+    from edgekd.stages.teacher import check_output_width
+
+    label = run_label(seed, kd)
     check_output_width(model, ctx, f"student {config.spec().label}")
     if config.objective == "embedding":
         check_embedding_width(model, ctx, kwargs["num_classes"], f"student {config.spec().label}")
     terms = feature_terms(config, model, teacher_logits, train_set.inputs) if kd else None
     recipe = dataclasses.replace(config.train.recipe(), objective=config.objective)
     train(model, train_set.inputs, train_set.labels, teacher_logits if kd else None,
-          recipe, seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{tag}.ckpt"),
+          recipe, seed, ctx.console, label=label, checkpoint=ctx.resume_path(f"{run_tag(seed, kd)}.ckpt"),
           feature_terms=terms)
     if config.objective == "embedding":
         test_accuracy = embedding_fidelity(ctx, model)["recall_at_10"]
@@ -201,10 +216,14 @@ def train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd:
     else:
         test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
         ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
-    if result is not None and ctx.world.is_main:
-        save_weights(model, weights)
-        result.write_text(json.dumps({"accuracy": test_accuracy}))
-    return model, test_accuracy
+    return test_accuracy
+
+
+def student_input_spec(config: DistillConfig, ctx):
+    """What the student reads: the data's input, or the view its `input_transform` takes of it."""
+    from edgekd.data.input_transform import transformed_spec
+
+    return transformed_spec(ctx.data.input_spec, config.spec().input_transform, "student")
 
 
 def check_embedding_width(model, ctx, width: int, what: str) -> None:

@@ -24,11 +24,11 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
                convert: Callable, float_sourced: tuple[str, ...] = FLOAT_SOURCED) -> dict[str, Any]:
     from edgekd.export.checked import export_and_check, failed_export_record
     from edgekd.model_artifacts import torch_logits
-    from edgekd.stages.model_refs import load_role
+    from edgekd.stages.model_refs import load_role, role_input_spec, role_split
 
-    test = ctx.data.split("test")
     records, failures = [], []
     for role in roles:
+        test = role_split(ctx, role, "test")  # a cross-input student's files take its smaller view
         for precision in precisions:
             fmt = f"{family}_{precision}"
             record: dict[str, Any] = {"model": role, "format": fmt}
@@ -38,7 +38,8 @@ def export_all(ctx, out: Path, roles: list[str], precisions: list[str], family: 
                 if reference_name != FP32_REFERENCE:  # quantised: also say how far from the fp32 model
                     fp32_logits = torch_logits(load_role(ctx, role), test.inputs)
                 checked, _ = export_and_check(module, family, precision, convert, out, f"{role}_{precision}",
-                                              test.inputs, ctx.data.input_spec, reference_name, fp32_logits)
+                                              test.inputs, role_input_spec(ctx, role), reference_name,
+                                              fp32_logits)
                 record.update(checked)
                 ctx.console.print(f"{role} {fmt}: max|Δ| {record['parity_max_abs']:.2e}, "
                                   f"top-1 agreement {100 * record['top1_agreement']:.2f} %")
@@ -67,7 +68,9 @@ def _source_module(ctx, role: str, precision: str, float_sourced: tuple[str, ...
     if entry["source_artifact"] != model_artifact(ctx, role).id:
         raise ConfigError(f"the {name} stage quantised another {role} than the one being "
                           "exported; put ptq / qat after the stage that makes the model")
-    test = ctx.data.split("test")
+    from edgekd.stages.model_refs import role_split
+
+    test = role_split(ctx, role, "test")
     if ctx.stage_types[name] == "qat":
         from edgekd.compress import qat
 

@@ -52,10 +52,13 @@ class MutualStage(Stage):
         from edgekd.models.build import resolve_kwargs
         from edgekd.stages.distill import seed_summary
 
+        from edgekd.data.input_transform import transformed_spec
+
         seed = ctx.seed if config.seed is None else config.seed
-        kwargs = resolve_kwargs(config.student, ctx.data.input_spec)
+        student_input = transformed_spec(ctx.data.input_spec, config.student.input_transform, "student")
+        kwargs = resolve_kwargs(config.student, student_input)
         peers, accuracies = train_peers(config, ctx, kwargs, seed)
-        metrics = {**save_model(peers[0], config.student, kwargs, out, ctx.data.input_spec),
+        metrics = {**save_model(peers[0], config.student, kwargs, out, student_input),
                    "accuracy": accuracies[0], "peer_accuracies": accuracies, "peers": config.peers, "seed": seed}
         if config.baseline_seeds:
             runs: dict[str, dict[int, float]] = {"mutual": {seed: accuracies[0]}, "ce": {}}
@@ -74,8 +77,11 @@ class MutualStage(Stage):
 def train_peers(config: MutualConfig, ctx, kwargs: dict, seed: int):
     """The peers trained together from `seed` (each built in turn from one seeded generator, so each
     starts elsewhere), and the test accuracy of each."""
+    import contextlib
+
     import torch
 
+    from edgekd.data.input_transform import reading_transformed, transformed_spec
     from edgekd.kd.mutual import Peers
     from edgekd.kd.trainer import train
     from edgekd.model_artifacts import accuracy, torch_logits
@@ -85,12 +91,17 @@ def train_peers(config: MutualConfig, ctx, kwargs: dict, seed: int):
     train_set, test = ctx.data.split("train"), ctx.data.split("test")
     torch.manual_seed(seed)
     models = [build_model(config.student.model_copy(update={"kwargs": kwargs}))[0] for _ in range(config.peers)]
-    check_output_width(models[0], ctx, f"student {config.student.label}")
+    peers = Peers(models)
     recipe = dataclasses.replace(config.train.recipe(), objective="mutual")
     label = f"{config.peers} peers seed {seed}"
-    train(Peers(models), train_set.inputs, train_set.labels, None, recipe, seed, ctx.console, label=label,
-          checkpoint=ctx.resume_path(f"mutual-seed{seed}.ckpt"))
-    accuracies = [accuracy(torch_logits(model, test.inputs), test.labels) for model in models]
+    student_input = transformed_spec(ctx.data.input_spec, config.student.input_transform, "student")
+    with contextlib.ExitStack() as views:  # cross-input KD: each peer reads the student's view
+        for model in models:
+            views.enter_context(reading_transformed(model, student_input))
+        check_output_width(models[0], ctx, f"student {config.student.label}")
+        train(peers, train_set.inputs, train_set.labels, None, recipe, seed, ctx.console, label=label,
+              checkpoint=ctx.resume_path(f"mutual-seed{seed}.ckpt"))
+        accuracies = [accuracy(torch_logits(model, test.inputs), test.labels) for model in models]
     ctx.console.print(f"{label}: test accuracy " + ", ".join(f"{a:.4f}" for a in accuracies))
     return models, accuracies
 

@@ -41,14 +41,14 @@ class PruneStage(Stage):
         from edgekd.models.build import instantiate_for_weights
         from edgekd.models.reshape import changed_attributes, shape_attributes
         from edgekd.stages.cache import open_latest_cache
-        from edgekd.stages.model_refs import model_artifact
+        from edgekd.stages.model_refs import model_artifact, role_split
         from edgekd.stages.student_finetune import finetune_with_kd
 
         source = model_artifact(ctx, "student")
         fields = model_fields(source)
         model = load_model(source)
         targets = open_latest_cache(ctx)
-        example = torch.from_numpy(ctx.data.split("train").inputs[:1])
+        example = torch.from_numpy(role_split(ctx, "student", "train").inputs[:1])
         before = {"macs": forward_macs(model, example), "params": sum(p.numel() for p in model.parameters()),
                   "accuracy": source.metrics.get("accuracy")}
 

@@ -28,15 +28,17 @@ class PtqStage(Stage):
     def run(self, config: PtqConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import accuracy, torch_logits
         from edgekd.compress.quantization import calibrate, calibration_sample, convert, save_calibration
-        from edgekd.stages.model_refs import load_role, model_artifact
+        from edgekd.data.input_transform import apply_transform, recorded_transform
+        from edgekd.stages.model_refs import load_role, model_artifact, role_input_spec, role_split
 
-        test = ctx.data.split("test")
-        calibration = calibration_sample(training_split(ctx).inputs, config.calibration_samples, ctx.seed)
-        metrics: dict[str, Any] = {"calibration_samples": int(len(calibration)),
+        full_calibration = calibration_sample(training_split(ctx).inputs, config.calibration_samples, ctx.seed)
+        metrics: dict[str, Any] = {"calibration_samples": int(len(full_calibration)),
                                    "scheme": "int8 symmetric per-channel weights, per-tensor activations",
                                    "models": {}}
         failures = []
         for role in config.models:
+            test = role_split(ctx, role, "test")  # a cross-input student calibrates on its own view
+            calibration = apply_transform(recorded_transform(role_input_spec(ctx, role)), full_calibration)
             try:
                 prepared = calibrate(load_role(ctx, role), calibration)
             except Exception as exc:  # torch.export cannot trace it: the int8 rows say why, fp32 goes on

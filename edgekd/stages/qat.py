@@ -38,12 +38,12 @@ class QatStage(Stage):
         from edgekd.model_artifacts import accuracy, load_model, torch_logits
         from edgekd.compress.quantization import calibrate, calibration_sample, convert
         from edgekd.stages.cache import open_latest_cache
-        from edgekd.stages.model_refs import model_artifact
+        from edgekd.stages.model_refs import model_artifact, role_split
         from edgekd.stages.student_finetune import finetune_with_kd
 
         source = model_artifact(ctx, "student")
         model = load_model(source)
-        train, test = ctx.data.split("train"), ctx.data.split("test")
+        train, test = role_split(ctx, "student", "train"), role_split(ctx, "student", "test")
         fp32_accuracy = source.metrics["accuracy"]  # every student stage scores its model on the test set
         calibration = calibration_sample(train.inputs, config.calibration_samples, ctx.seed)
         ptq_accuracy = accuracy(torch_logits(convert(calibrate(model, calibration)), test.inputs), test.labels)

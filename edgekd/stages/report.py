@@ -82,13 +82,15 @@ def _embedding(student) -> dict[str, Any] | None:
 def per_class(ctx, teacher, student) -> dict[str, Any]:
     """Test accuracy per class of the teacher and the student (PyTorch fp32), under the data's class
     names: where the student lost what the teacher knew."""
-    from edgekd.model_artifacts import load_model, per_class_accuracy, torch_logits
+    from edgekd.data.input_transform import for_model
+    from edgekd.model_artifacts import input_spec_of, load_model, per_class_accuracy, torch_logits
 
     test = ctx.data.split("test")
     names = list(ctx.data.input_spec.class_names)
     found = {"classes": names}
     for role, artifact in (("teacher", teacher), ("student", student)):
-        by_name = per_class_accuracy(torch_logits(load_model(artifact), test.inputs), test.labels, names)
+        seen = for_model(test, input_spec_of(artifact))  # a cross-input student reads its own view
+        by_name = per_class_accuracy(torch_logits(load_model(artifact), seen.inputs), seen.labels, names)
         found[role] = [by_name.get(name) for name in names]
     return found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import PositiveInt
+from pydantic import PositiveInt, field_validator
 
 from edgekd.config import StageConfig
 from edgekd.errors import CheckpointError, ConfigError
@@ -29,6 +29,13 @@ class TeacherConfig(StageConfig):
     checkpoint: Optional[str] = None  # shorthand for model.checkpoint
     # null: use the model as it is (an hf folder that is already the teacher, e.g. a sentence embedder)
     train: Optional[TrainingConfig] = TrainingConfig(epochs=15, alpha=0.0)
+
+    @field_validator("model")
+    @classmethod
+    def _reads_the_data(cls, spec: ModelSpec) -> ModelSpec:
+        if spec.input_transform is not None:
+            raise ValueError("input_transform is for students (cross-input KD); the teacher reads the data as it is")
+        return spec
 
     def spec(self) -> ModelSpec:
         """The model spec with the stage-level shorthands folded in."""
