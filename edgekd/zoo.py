@@ -78,6 +78,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "fmnist_teacher": FashionTeacher,
     "fmnist_student": FashionStudent,
     **_text_students(),  # for token-id data (text_csv, jsonl)
+    "early_exit": __import__("edgekd.models.early_exit", fromlist=["EarlyExit"]).EarlyExit,  # self_distill exits
 }
 
 

@@ -127,17 +127,18 @@ def embedding_kd_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Ten
 
 
 def mutual_learning_loss(peer_logits: torch.Tensor, labels: torch.Tensor, temperature: float,
-                         alpha: float) -> torch.Tensor:
+                         kl_weight: float) -> torch.Tensor:
     """Deep mutual learning (Zhang, Xiang, Hospedales & Lu, CVPR 2018, arXiv:1706.00384): K networks
     trained together from scratch, each from the labels and from the others' current predictions.
 
-        L = Σ_k [ α · T² · (1 / (K − 1)) Σ_{l≠k} KL(p_l ‖ p_k) + (1 − α) · CE(z_k, y) ],
-        p_k = softmax(z_k / T)
+        L = Σ_k [ CE(z_k, y) + λ · T² · (1 / (K − 1)) Σ_{l≠k} KL(p_l ‖ p_k) ],   p_k = softmax(z_k / T)
 
+    The paper's loss is λ = 1, T = 1. Each peer keeps a full CE term, so at the same learning rate it
+    gets the label gradient a network trained alone gets, and the KL term is added on top (a convex
+    mix would halve the CE step and compare mutual learning with CE at half the learning rate).
     `peer_logits` is [K, batch, classes]. The peers' targets p_l are detached, so ∂L/∂θ_k comes from
     network k's own term alone and one optimiser over all peers updates each as its own would: the
-    simultaneous variant of the paper's alternating updates. The paper's loss (CE + mean KL, T = 1)
-    is α = 0.5, T = 1 up to a factor 2 on the learning rate.
+    simultaneous variant of the paper's alternating updates.
     """
     peers = peer_logits.shape[0]
     if peers < 2:
@@ -149,5 +150,31 @@ def mutual_learning_loss(peer_logits: torch.Tensor, labels: torch.Tensor, temper
         ce = F.cross_entropy(peer_logits[k], labels)
         kl = sum(F.kl_div(log_p[k], targets[other], reduction="batchmean", log_target=True)
                  for other in range(peers) if other != k) / (peers - 1)
-        total = total + alpha * temperature**2 * kl + (1.0 - alpha) * ce
+        total = total + ce + kl_weight * temperature**2 * kl
+    return total
+
+
+def self_distillation_loss(exit_logits: torch.Tensor, labels: torch.Tensor, temperature: float, alpha: float,
+                           hints: list[torch.Tensor] | None = None, deepest_features: torch.Tensor | None = None,
+                           hint_weight: float = 0.0) -> torch.Tensor:
+    """Be Your Own Teacher: self-distillation through auxiliary heads (Zhang, Song, Gao, Chen, Bao &
+    Ma, ICCV 2019, arXiv:1905.08094). The heads on a network's shallower layers learn from its
+    deepest head, within one training run and with no separate teacher.
+
+        L = CE(z_D, y) + Σ_{i<D} [ (1 − α) · CE(z_i, y) + α · T² · KL(softmax(z_D / T) ‖ softmax(z_i / T))
+                                   + λ · ‖r_i(f_i) − f_D‖² ]
+
+    `exit_logits` is [D, batch, classes], the shallowest exit first and the deepest z_D last; `hints`
+    are the shallow exits' projected features r_i(f_i), `deepest_features` f_D; ‖·‖² is the mean
+    squared difference over batch and features (FitNets' hint loss). The deepest logits and features
+    are detached in the KD and hint terms: they are the teacher there, and learn from the labels alone.
+    """
+    deepest = exit_logits[-1]
+    total = F.cross_entropy(deepest, labels)
+    target = F.log_softmax(deepest.detach().float() / temperature, dim=1)
+    for index, logits in enumerate(exit_logits[:-1]):
+        kl = F.kl_div(F.log_softmax(logits / temperature, dim=1), target, reduction="batchmean", log_target=True)
+        total = total + (1.0 - alpha) * F.cross_entropy(logits, labels) + alpha * temperature**2 * kl
+        if hint_weight and hints:
+            total = total + hint_weight * F.mse_loss(hints[index], deepest_features.detach().float())
     return total

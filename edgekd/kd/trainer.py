@@ -19,7 +19,7 @@ from torch import nn
 from edgekd.kd.batch_plan import DistributedBatches, ShuffledBatches
 from edgekd.kd.feature_kd import FeatureTerms
 from edgekd.kd.features import capture
-from edgekd.kd.losses import mutual_learning_loss
+from edgekd.kd.losses import mutual_learning_loss, self_distillation_loss
 from edgekd.kd.teacher_targets import CachedTargets
 from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
@@ -99,6 +99,9 @@ def train(
                     outputs = net(batch.contiguous(memory_format=layout))
                     if recipe.objective == "mutual":  # `model` is Peers: [K, batch, classes]
                         loss = mutual_learning_loss(outputs, y_all[index], recipe.temperature, recipe.alpha)
+                    elif recipe.objective == "self_distill":  # `model` is an ExitFamily: ExitOutputs
+                        loss = self_distillation_loss(outputs.logits, y_all[index], recipe.temperature, recipe.alpha,
+                                                      outputs.hints, outputs.target, model.hint_weight)
                     else:
                         loss = F.cross_entropy(outputs, y_all[index])
                 else:

@@ -16,12 +16,13 @@ from edgekd.stages.prune import PruneStage
 from edgekd.stages.ptq import PtqStage
 from edgekd.stages.qat import QatStage
 from edgekd.stages.report import ReportStage
+from edgekd.stages.self_distill import SelfDistillStage
 from edgekd.stages.sparsify import SparsifyStage
 from edgekd.stages.synthesize import SynthesizeStage
 from edgekd.stages.teacher import TeacherStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
-    for stage in (TeacherStage, SynthesizeStage, CacheStage, DistillStage, MutualStage, PruneStage, SparsifyStage, PtqStage, QatStage,
+    for stage in (TeacherStage, SynthesizeStage, CacheStage, DistillStage, MutualStage, SelfDistillStage, PruneStage, SparsifyStage, PtqStage, QatStage,
                   ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage)
 }
