@@ -31,8 +31,9 @@ class MutualConfig(StageConfig):
     student: ModelSpec = ModelSpec(name="fmnist_student")
     peers: int = Field(2, ge=2, description="networks trained together (copies of `student`, own seeds)")
     seed: Optional[int] = None
-    # T = 1 as in the paper: the peers' predictions are soft targets as they are.
-    train: TrainingConfig = TrainingConfig(temperature=1.0, alpha=0.5)
+    # The paper's loss: CE + 1 · KL at T = 1 (the peers' predictions are soft targets as they are).
+    # Here `train.alpha` is the KL term's weight λ on top of a full CE term (kd.losses.mutual_learning_loss).
+    train: TrainingConfig = TrainingConfig(temperature=1.0, alpha=1.0)
     baseline_seeds: list[int] = []
     ce_baseline: bool = True
 

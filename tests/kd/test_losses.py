@@ -100,7 +100,7 @@ def test_mutual_learning_loss_matches_hand_computation():
         kls = [sum(pl * math.log(pl / pkk) for pl, pkk in zip(_softmax(zl, t), pk))
                for other, zl in enumerate(peers) if other != k]
         ce = -math.log(_softmax(zk, 1.0)[label])
-        expected += alpha * t * t * sum(kls) / 2 + (1 - alpha) * ce
+        expected += ce + alpha * t * t * sum(kls) / 2
     got = mutual_learning_loss(torch.tensor([[z] for z in peers]), torch.tensor([label]), t, alpha)
     assert got.item() == pytest.approx(expected, rel=1e-6)
 
@@ -110,8 +110,9 @@ def test_mutual_learning_gradient_reaches_each_peer_from_its_own_term_only():
 
     logits = torch.randn(2, 4, 10, requires_grad=True)
     y = torch.tensor([0, 3, 9, 2])
-    mutual_learning_loss(logits, y, 3.0, 0.5).backward()
-    # Peer 0's gradient is that of KD towards a fixed peer 1: the target is detached.
+    mutual_learning_loss(logits, y, 3.0, 1.0).backward()
+    # Peer 0's gradient is that of KD towards a fixed peer 1 (the target is detached): CE + T²·KL is
+    # twice Hinton's 0.5·T²·KL + 0.5·CE.
     alone = logits.detach()[0].clone().requires_grad_(True)
     hinton_kd_loss(alone, logits.detach()[1], y, 3.0, 0.5).backward()
-    torch.testing.assert_close(logits.grad[0], alone.grad)
+    torch.testing.assert_close(logits.grad[0], 2 * alone.grad)
