@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from edgekd.config import StrictModel
 from edgekd.data.input_transform import InputTransform
@@ -28,6 +28,15 @@ class ModelSpec(StrictModel):
     strip_prefix: Optional[str] = Field(None, description="drop this prefix from checkpoint keys (module., model.)")
     input_transform: Optional[InputTransform] = Field(
         None, description="a student reads these channels / this size of each sample (cross-input KD)")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_transform(self, handler):
+        # A spec without a transform dumps as it did before the field existed: artifact ids hash the
+        # dump, and a new optional field must not invalidate every artifact made before it.
+        data = handler(self)
+        if self.input_transform is None:
+            data.pop("input_transform", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod

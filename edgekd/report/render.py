@@ -72,21 +72,34 @@ def render_markdown(report: dict[str, Any]) -> str:
               "same file (PyTorch rows: the same weights in x86 PyTorch).", ""]
     kd = report.get("kd_vs_ce")
     if kd and "ce" in kd:
-        lines += ["## Does distillation help?", "",
-                  f"Same student, same {kd['epochs']} epochs, seeds {kd['kd']['seeds']}:", "",
-                  "| training | mean test acc % | std | per seed |", "|---|---|---|---|"]
-        for method, label in (("kd", "Hinton KD from cached teacher logits"), ("ce", "cross-entropy only")):
-            values = ", ".join(f"{100 * a:.2f}" for a in kd[method]["accuracies"])
-            lines.append(f"| {label} | {100 * kd[method]['mean']:.2f} | {100 * kd[method]['std']:.2f} | {values} |")
-        gain = 100 * (kd["kd"]["mean"] - kd["ce"]["mean"])
-        verdict = "beats" if gain > 0 else "does not beat"
-        lines += ["", f"Distillation {verdict} cross-entropy alone here: {gain:+.2f} pt on the mean.", ""]
+        lines += versus_ce_lines(kd, "kd")
+    elif report.get("method_vs_ce"):
+        lines += versus_ce_lines(report["method_vs_ce"], report["method_vs_ce"]["method"])
     lines += embedding_lines(report.get("embedding"))
     if report.get("data_notes"):
         lines += ["## Data", "", report["data_notes"] + ".", ""]
     lines += per_class_lines(report.get("per_class"))
     lines += ["## Environment", "", "```", json.dumps(report.get("environment", {}), indent=2), "```", ""]
     return "\n".join(lines)
+
+
+METHOD_LABELS = {"kd": ("Hinton KD from cached teacher logits", "Distillation"),
+                 "mutual": ("deep mutual learning (peer 0)", "Mutual learning"),
+                 "self_distill": ("self-distillation, deepest exit", "Self-distillation")}
+
+
+def versus_ce_lines(found: dict[str, Any], method: str) -> list[str]:
+    """The student's training method against the same student with cross-entropy alone, per seed."""
+    label, name = METHOD_LABELS[method]
+    lines = ["## Does distillation help?", "",
+             f"Same student, same {found['epochs']} epochs, seeds {found[method]['seeds']}:", "",
+             "| training | mean test acc % | std | per seed |", "|---|---|---|---|"]
+    for key, row_label in ((method, label), ("ce", "cross-entropy only")):
+        values = ", ".join(f"{100 * a:.2f}" for a in found[key]["accuracies"])
+        lines.append(f"| {row_label} | {100 * found[key]['mean']:.2f} | {100 * found[key]['std']:.2f} | {values} |")
+    gain = 100 * (found[method]["mean"] - found["ce"]["mean"])
+    verdict = "beats" if gain > 0 else "does not beat"
+    return lines + ["", f"{name} {verdict} cross-entropy alone here: {gain:+.2f} pt on the mean.", ""]
 
 
 def embedding_lines(found: dict[str, Any] | None) -> list[str]:

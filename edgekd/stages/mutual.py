@@ -51,7 +51,7 @@ class MutualStage(Stage):
     def run(self, config: MutualConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import save_model
         from edgekd.models.build import resolve_kwargs
-        from edgekd.stages.distill import seed_summary
+        from edgekd.stages.versus_ce import versus_ce
 
         from edgekd.data.input_transform import transformed_spec
 
@@ -62,16 +62,8 @@ class MutualStage(Stage):
         metrics = {**save_model(peers[0], config.student, kwargs, out, student_input),
                    "accuracy": accuracies[0], "peer_accuracies": accuracies, "peers": config.peers, "seed": seed}
         if config.baseline_seeds:
-            runs: dict[str, dict[int, float]] = {"mutual": {seed: accuracies[0]}, "ce": {}}
-            for other in config.baseline_seeds:
-                if other not in runs["mutual"]:
-                    runs["mutual"][other] = train_peers(config, ctx, kwargs, other)[1][0]
-                if config.ce_baseline:
-                    runs["ce"][other] = _train_alone(config, ctx, kwargs, other)
-            metrics["mutual_vs_ce"] = {method: seed_summary([by_seed[s] for s in config.baseline_seeds],
-                                                        config.baseline_seeds)
-                                       for method, by_seed in runs.items() if by_seed}
-            metrics["mutual_vs_ce"]["epochs"] = config.train.epochs
+            metrics["mutual_vs_ce"] = versus_ce("mutual", seed, accuracies[0], config, ctx, kwargs,
+                                                lambda other: train_peers(config, ctx, kwargs, other)[1][0])
         return metrics
 
 
@@ -106,11 +98,3 @@ def train_peers(config: MutualConfig, ctx, kwargs: dict, seed: int):
     ctx.console.print(f"{label}: test accuracy " + ", ".join(f"{a:.4f}" for a in accuracies))
     return models, accuracies
 
-
-def _train_alone(config: MutualConfig, ctx, kwargs: dict, seed: int) -> float:
-    """The same student, epochs and schedule with cross-entropy alone, what mutual learning must
-    beat: the `distill` stage's own CE-only run (resume files included)."""
-    from edgekd.stages.distill import DistillConfig, train_one
-
-    alone = DistillConfig(student=config.student, train=config.train, baseline_seeds=[])
-    return train_one(alone, ctx, kwargs, None, seed, kd=False)[1]

@@ -28,18 +28,21 @@ class ReportStage(Stage):
 
         bench = ctx.latest("bench")
         rows = report_rows(json.loads((bench.path / RESULTS_FILE).read_text())["rows"])
-        teacher, student = model_artifact(ctx, "teacher"), model_artifact(ctx, "student")
+        # A pipeline without a teacher (mutual learning, self-distillation) reports its student alone.
+        teacher = model_artifact(ctx, "teacher") if ctx.maybe_latest("teacher") else None
+        student = model_artifact(ctx, "student")
         report = {
             "schema_version": SCHEMA_VERSION,
             "pipeline": ctx.config.name,
             "rows": rows,
             "kd_vs_ce": student.metrics.get("kd_vs_ce"),
+            "method_vs_ce": _method_vs_ce(student),
             "embedding": _embedding(student),
             "data_notes": ctx.data.raw.description if ctx.data.raw.tokens else None,
             "summary": {
-                "teacher_accuracy": teacher.metrics.get("accuracy"),
+                "teacher_accuracy": teacher.metrics.get("accuracy") if teacher else None,
                 "student_accuracy": student.metrics.get("accuracy"),
-                "teacher_params": teacher.metrics.get("params"),
+                "teacher_params": teacher.metrics.get("params") if teacher else None,
                 "student_params": student.metrics.get("params"),
                 "student_macs_ratio": student.metrics.get("macs_ratio"),  # set by prune
                 "student_sparsity": student.metrics.get("sparsity"),  # set by sparsify
@@ -52,6 +55,15 @@ class ReportStage(Stage):
         }
         write_report(report, out)
         return {"rows": len(rows), "failures": failed_rows(rows)}
+
+
+def _method_vs_ce(student) -> dict[str, Any] | None:
+    """A student trained its own way (mutual learning, self-distillation) against CE alone."""
+    for method in ("mutual", "self_distill"):
+        found = student.metrics.get(f"{method}_vs_ce")
+        if found and "ce" in found:
+            return {**found, "method": method}
+    return None
 
 
 def _student_int8(ctx) -> dict[str, Any] | None:
@@ -89,6 +101,9 @@ def per_class(ctx, teacher, student) -> dict[str, Any]:
     names = list(ctx.data.input_spec.class_names)
     found = {"classes": names}
     for role, artifact in (("teacher", teacher), ("student", student)):
+        if artifact is None:  # no teacher in this pipeline
+            found[role] = [None] * len(names)
+            continue
         seen = for_model(test, input_spec_of(artifact))  # a cross-input student reads its own view
         by_name = per_class_accuracy(torch_logits(load_model(artifact), seen.inputs), seen.labels, names)
         found[role] = [by_name.get(name) for name in names]

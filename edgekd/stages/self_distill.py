@@ -98,7 +98,7 @@ class SelfDistillStage(Stage):
     def run(self, config: SelfDistillConfig, ctx, out: Path) -> dict[str, Any]:
         from edgekd.model_artifacts import save_model
         from edgekd.models.build import resolve_kwargs
-        from edgekd.stages.distill import seed_summary
+        from edgekd.stages.versus_ce import versus_ce
 
         seed = ctx.seed if config.seed is None else config.seed
         kwargs = resolve_kwargs(config.student, ctx.data.input_spec)
@@ -110,17 +110,9 @@ class SelfDistillStage(Stage):
         metrics = {**save_model(model, spec, model_kwargs, out, ctx.data.input_spec), "accuracy": chosen["accuracy"],
                    "export_exit": config.chosen_exit, "exits": exits, "seed": seed}
         if config.baseline_seeds:
-            deepest = exits[-1]["accuracy"]
-            runs: dict[str, dict[int, float]] = {"self_distill": {seed: deepest}, "ce": {}}
-            for other in config.baseline_seeds:
-                if other not in runs["self_distill"]:
-                    runs["self_distill"][other] = _deepest_accuracy(train_family(config, ctx, kwargs, other), ctx)
-                if config.ce_baseline:
-                    runs["ce"][other] = _train_alone(config, ctx, kwargs, other)
-            metrics["self_distill_vs_ce"] = {method: seed_summary([by_seed[s] for s in config.baseline_seeds],
-                                                                  config.baseline_seeds)
-                                             for method, by_seed in runs.items() if by_seed}
-            metrics["self_distill_vs_ce"]["epochs"] = config.train.epochs
+            metrics["self_distill_vs_ce"] = versus_ce(
+                "self_distill", seed, exits[-1]["accuracy"], config, ctx, kwargs,
+                lambda other: _deepest_accuracy(train_family(config, ctx, kwargs, other), ctx))
         return metrics
 
 
@@ -210,11 +202,3 @@ def _deepest_accuracy(family, ctx) -> float:
     test = ctx.data.split("test")
     return accuracy(torch_logits(family.backbone.eval(), test.inputs), test.labels)
 
-
-def _train_alone(config: SelfDistillConfig, ctx, kwargs: dict, seed: int) -> float:
-    """The same student, epochs and schedule with cross-entropy alone and no heads: the `distill`
-    stage's own CE-only run (resume files included), as `mutual` compares with."""
-    from edgekd.stages.distill import DistillConfig, train_one
-
-    alone = DistillConfig(student=config.student, train=config.train, baseline_seeds=[])
-    return train_one(alone, ctx, kwargs, None, seed, kd=False)[1]
