@@ -4,8 +4,10 @@
 
 On Fashion-MNIST with the shipped teacher and the quickstart student, the same training loop
 (`edgekd.kd.trainer.train`) runs over the same samples three ways, interleaved and repeated:
-cross-entropy only, KD from cached fp16 logits, and online KD (teacher forward every step). Ratios
-are of medians measured in this one run. Then, with 1,000 synthetic classes, a top-k = 10 fp16 cache
+cross-entropy only, KD from cached fp16 logits, and online KD (teacher forward every step), and the
+teacher's forward pass alone over the same batches. `online_over_measured_bound` is online/cached
+against its measured bound (CE epoch + teacher forward) / cached epoch. Ratios are of medians
+measured in this one run. Then, with 1,000 synthetic classes, a top-k = 10 fp16 cache
 is compared with full fp32 logits in size and in loss value. Writes benchmarks/results/kd_throughput.json.
 """
 
@@ -48,6 +50,18 @@ def time_training(mode: str, teacher, inputs, labels, seed: int = 0) -> float:
     return time.perf_counter() - started
 
 
+def time_teacher_forward(teacher_model, inputs, batch_size: int = 128, seed: int = 0) -> float:
+    """The teacher's share of an online-KD epoch: its forward pass alone over the same batches the
+    trainer draws (same size, inference mode and layout as `OnlineTeacher` runs it)."""
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(len(inputs)))
+    images = torch.from_numpy(inputs)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            teacher_model(images[order[start:start + batch_size]])
+    return time.perf_counter() - started
+
+
 def epoch_ratios(samples: int, repeats: int, scratch: Path) -> dict:
     split = load_split("train")
     inputs, labels = normalize(split.images[:samples]), split.labels[:samples]
@@ -56,13 +70,18 @@ def epoch_ratios(samples: int, repeats: int, scratch: Path) -> dict:
     build_cache(scratch, CacheSpec(num_classes=10), [Teacher(teacher_model)], inputs, "bench", 16384, 512)
     cache_seconds = time.perf_counter() - started
     modes = {"ce": None, "cached_kd": open_cache(scratch, "bench", samples), "online_kd": OnlineTeacher(teacher_model)}
-    seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+    seconds: dict[str, list[float]] = {mode: [] for mode in [*modes, "teacher_forward"]}
     time_training("warm-up", None, inputs[:2048], labels[:2048])
     for _ in range(repeats):
         for mode, teacher in modes.items():
             seconds[mode].append(time_training(mode, teacher, inputs, labels))
-            print(f"  {mode:10s} {seconds[mode][-1]:6.2f} s over {samples} samples", flush=True)
+            print(f"  {mode:15s} {seconds[mode][-1]:6.2f} s over {samples} samples", flush=True)
+        seconds["teacher_forward"].append(time_teacher_forward(teacher_model, inputs))
+        print(f"  {'teacher_forward':15s} {seconds['teacher_forward'][-1]:6.2f} s over {samples} samples", flush=True)
     median = {mode: statistics.median(values) for mode, values in seconds.items()}
+    # Online KD can at best cost a CE epoch plus the teacher's forward passes; what the cache saves is
+    # measured against that, not against the MAC count (which ignores how fast each network runs).
+    measured_bound = (median["ce"] + median["teacher_forward"]) / median["cached_kd"]
     example = torch.from_numpy(inputs[:1])
     teacher_macs, student_macs = forward_macs(teacher_model, example), forward_macs(build_model("fmnist_student"), example)
     flop_bound = 1 + teacher_macs / (3 * student_macs)
@@ -73,6 +92,7 @@ def epoch_ratios(samples: int, repeats: int, scratch: Path) -> dict:
         "cached_over_ce_epoch_ratio": median["cached_kd"] / median["ce"],
         "online_over_cached_speedup": speedup, "flop_bound": flop_bound,
         "fraction_of_flop_bound": speedup / flop_bound,
+        "measured_bound": measured_bound, "online_over_measured_bound": speedup / measured_bound,
     }
 
 
@@ -124,7 +144,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for key in ("cached_over_ce_epoch_ratio", "online_over_cached_speedup", "flop_bound", "fraction_of_flop_bound",
-                "topk_size_ratio", "topk_loss_rel_err"):
+                "measured_bound", "online_over_measured_bound", "topk_size_ratio", "topk_loss_rel_err"):
         print(f"{key:28s} {result[key]:.4f}")
     print(f"wrote {args.out}")
 

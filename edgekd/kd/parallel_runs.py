@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
@@ -54,9 +55,21 @@ def run_in_processes(jobs: Sequence[Any], work: Callable[[Any], None], setup: Ca
                     if isinstance(error, EdgeKDError):
                         raise error
                     raise ParallelRunError(f"training job {futures[future]} failed: "
-                                           f"{type(error).__name__}: {error}") from error
+                                           f"{type(error).__name__}: {error}{_hint(error)}") from error
                 if on_done is not None:
                     on_done(futures[future])
+
+
+def _hint(error: BaseException) -> str:
+    """A worker that died before its job ran is most often a script without a main guard: spawned
+    workers import the script that started them, which then runs the pipeline again."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    main = sys.modules.get("__main__")
+    if isinstance(error, BrokenProcessPool) and getattr(main, "__file__", None):
+        return (f" (if {os.path.basename(main.__file__)} calls edgekd, put the call under "
+                "`if __name__ == \"__main__\":`: worker processes import it)")
+    return ""
 
 
 def _start_worker(setup: Callable[[Any], None], state: Any, parent: int) -> None:

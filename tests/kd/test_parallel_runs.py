@@ -56,3 +56,13 @@ def test_failed_job_is_named(tmp_path):
 def test_a_user_error_in_a_job_stays_one_line_of_its_own_type(tmp_path):
     with pytest.raises(ConfigError, match="bad field for x.json"):
         run_in_processes([(tmp_path / "x.json", "user")], _write_or_fail, _setup, None, workers=1)
+
+
+def test_a_broken_pool_names_the_main_guard():
+    """Spawned workers import the script that started them: without a main guard it runs again."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from edgekd.kd.parallel_runs import _hint
+
+    assert '`if __name__ == "__main__":`' in _hint(BrokenProcessPool("terminated abruptly"))
+    assert _hint(ValueError("a job's own error")) == ""
