@@ -37,3 +37,19 @@ def test_two_peers_learn_together_and_peer_zero_exports(tmp_path):
 def test_one_peer_is_refused_naming_the_field(tmp_path):
     with pytest.raises(ConfigError, match="peers"):
         _config(tmp_path, {"peers": 1})
+
+
+
+def test_killed_peers_resume_to_the_same_weights(tmp_path, monkeypatch):
+    """The mutual loop is the shared trainer's: a kill after an epoch checkpoint resumes from it."""
+    import torch
+
+    from edgekd.kd.mutual import Peers
+    from edgekd.zoo import FashionStudent
+    from tests.kd.resume_check import assert_resumes_to_the_same_weights
+
+    def peers():
+        torch.manual_seed(0)
+        return Peers([FashionStudent(), FashionStudent()])
+
+    assert_resumes_to_the_same_weights(peers, "mutual", tmp_path, monkeypatch)

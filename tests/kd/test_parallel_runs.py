@@ -2,6 +2,7 @@
 one-thread run in this process gives; a failing job names itself."""
 
 import json
+import sys
 
 import pytest
 
@@ -58,11 +59,17 @@ def test_a_user_error_in_a_job_stays_one_line_of_its_own_type(tmp_path):
         run_in_processes([(tmp_path / "x.json", "user")], _write_or_fail, _setup, None, workers=1)
 
 
-def test_a_broken_pool_names_the_main_guard():
+def test_a_broken_pool_names_the_main_guard(monkeypatch):
     """Spawned workers import the script that started them: without a main guard it runs again."""
+    import types
     from concurrent.futures.process import BrokenProcessPool
 
     from edgekd.kd.parallel_runs import _hint
 
+    # Under pytest-xdist the worker's __main__ has no file; stand in for a user's script.
+    script = types.ModuleType("__main__")
+    script.__file__ = "/home/user/train.py"
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert "train.py" in _hint(BrokenProcessPool("terminated abruptly"))
     assert '`if __name__ == "__main__":`' in _hint(BrokenProcessPool("terminated abruptly"))
     assert _hint(ValueError("a job's own error")) == ""

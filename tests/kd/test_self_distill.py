@@ -80,33 +80,14 @@ def test_exits_out_of_forward_order_are_refused(tmp_path):
 
 
 def test_a_killed_family_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    import numpy as np
-    from rich.console import Console
-
-    import edgekd.kd.trainer as trainer
     from edgekd.zoo import FashionStudent
-
-    rng = np.random.default_rng(0)
-    images, labels = rng.standard_normal((128, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 128)
-    recipe, console = trainer.Recipe(epochs=2, objective="self_distill"), Console(quiet=True)
+    from tests.kd.resume_check import assert_resumes_to_the_same_weights
 
     def family():
         torch.manual_seed(0)
-        return ExitFamily(FashionStudent(), ["features.3"], 10, torch.from_numpy(images[:1]), hint_weight=0.03)
+        return ExitFamily(FashionStudent(), ["features.3"], 10, torch.zeros(1, 1, 28, 28), hint_weight=0.03)
 
-    whole = trainer.train(family(), images, labels, None, recipe, 0, console).state_dict()
-    save = trainer.save_checkpoint
-
-    def killed_after_first_epoch(path, epoch, *rest):
-        save(path, epoch, *rest)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer, "save_checkpoint", killed_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train(family(), images, labels, None, recipe, 0, console, checkpoint=tmp_path / "run.ckpt")
-    monkeypatch.setattr(trainer, "save_checkpoint", save)
-    resumed = trainer.train(family(), images, labels, None, recipe, 0, console, checkpoint=tmp_path / "run.ckpt")
-    assert all(torch.equal(whole[key], value) for key, value in resumed.state_dict().items())
+    assert_resumes_to_the_same_weights(family, "self_distill", tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("name, exits", [("torchvision:resnet18", ["layer1", "layer2"]),
