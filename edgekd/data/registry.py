@@ -11,6 +11,7 @@ from edgekd.data.csv_table import CsvConfig
 from edgekd.data.idx import IdxConfig
 from edgekd.data.image_folder import ImageFolderConfig
 from edgekd.data.text_table import JsonlConfig, TextCsvConfig
+from edgekd.data.tokens import TokensConfig
 
 DATA_SOURCES = {
     "idx": (IdxConfig, "edgekd.data.idx"),
@@ -19,6 +20,7 @@ DATA_SOURCES = {
     "image_folder": (ImageFolderConfig, "edgekd.data.image_folder"),
     "text_csv": (TextCsvConfig, "edgekd.data.text_table"),
     "jsonl": (JsonlConfig, "edgekd.data.text_table"),
+    "tokens": (TokensConfig, "edgekd.data.tokens"),
 }
 
 

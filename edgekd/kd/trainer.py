@@ -20,6 +20,7 @@ from edgekd.kd.batch_plan import DistributedBatches, ShuffledBatches
 from edgekd.kd.feature_kd import FeatureTerms
 from edgekd.kd.features import capture
 from edgekd.kd.losses import mutual_learning_loss, self_distillation_loss
+from edgekd.kd.token_losses import next_token_ce
 from edgekd.kd.teacher_targets import CachedTargets
 from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
@@ -41,7 +42,8 @@ class Recipe:
     alpha: float = 0.5
     optimizer: str = "sgd"  # or "adamw"
     freeze: tuple[str, ...] = ()  # parameter-name prefixes that are not trained
-    objective: str = "logits"  # "embedding": regress the cached teacher vectors (no labels); "mutual": Peers
+    objective: str = "logits"  # "embedding": regress the cached teacher vectors (no labels); "mutual": Peers;
+    # "next_token": a causal LM whose labels are [batch, length] next tokens
 
 
 def train(
@@ -99,6 +101,8 @@ def train(
                     outputs = net(batch.contiguous(memory_format=layout))
                     if recipe.objective == "mutual":  # `model` is Peers: [K, batch, classes]
                         loss = mutual_learning_loss(outputs, y_all[index], recipe.temperature, recipe.alpha)
+                    elif recipe.objective == "next_token":  # a causal LM: labels are the next tokens
+                        loss = next_token_ce(outputs, y_all[index])
                     elif recipe.objective == "self_distill":  # `model` is an ExitFamily: ExitOutputs
                         loss = self_distillation_loss(outputs.logits, y_all[index], recipe.temperature, recipe.alpha,
                                                       outputs.hints, outputs.target, model.hint_weight)

@@ -11,6 +11,8 @@ from edgekd.stages.cache import CacheStage
 from edgekd.stages.distill import DistillStage
 from edgekd.stages.export_onnx import ExportOnnxStage
 from edgekd.stages.export_tflite import ExportTfliteStage
+from edgekd.stages.lm_distill import LmDistillStage
+from edgekd.stages.lm_teacher import LmTeacherStage
 from edgekd.stages.mutual import MutualStage
 from edgekd.stages.prune import PruneStage
 from edgekd.stages.ptq import PtqStage
@@ -20,9 +22,11 @@ from edgekd.stages.self_distill import SelfDistillStage
 from edgekd.stages.sparsify import SparsifyStage
 from edgekd.stages.synthesize import SynthesizeStage
 from edgekd.stages.teacher import TeacherStage
+from edgekd.stages.token_cache import TokenCacheStage
 
 STAGES: dict[str, type[Stage]] = {
     stage.type: stage
     for stage in (TeacherStage, SynthesizeStage, CacheStage, DistillStage, MutualStage, SelfDistillStage, PruneStage, SparsifyStage, PtqStage, QatStage,
-                  ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage)
+                  ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage,
+                  LmTeacherStage, TokenCacheStage, LmDistillStage)
 }

@@ -31,8 +31,25 @@ def tokenizer_files(folder: str | Path) -> list[Path]:
     return [folder / name for name in TOKENIZER_FILES if (folder / name).is_file()]
 
 
+def gguf_file(reference: str | Path) -> Path | None:
+    """`gguf:<file>` (a path or pkg://...): a GGUF model file, which carries its tokenizer; else None."""
+    text = str(reference)
+    if not text.startswith("gguf:"):
+        return None
+    from edgekd.package_paths import resolve
+
+    path = resolve(text[len("gguf:"):])
+    if not path.is_file():
+        raise DataError(f"{text}: GGUF file not found")
+    return path
+
+
 def tokenizer_digest(folder: str | Path) -> str:
     digest = hashlib.sha256()
+    if (gguf := gguf_file(folder)) is not None:
+        from edgekd.artifacts import file_digest
+
+        return file_digest(gguf)[:16]
     for path in tokenizer_files(folder):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -40,14 +57,18 @@ def tokenizer_digest(folder: str | Path) -> str:
 
 
 def load_tokenizer(folder: str | Path):
-    """`AutoTokenizer` from the folder only (never a hub); it must have a pad token."""
-    folder = tokenizer_files(folder)[0].parent
+    """`AutoTokenizer` from the folder (or a `gguf:` file) only, never a hub; it must have a pad token."""
     from transformers import AutoTokenizer
 
     from edgekd.quiet import transformers_quiet
 
+    gguf = gguf_file(folder)
     with transformers_quiet():
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        if gguf is not None:
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+        else:
+            folder = tokenizer_files(folder)[0].parent
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer

@@ -1,0 +1,108 @@
+"""Token-level distillation through the real pipeline: SmolLM2-135M teacher, Python's docs as text, a
+tiny Llama student trained with CE and with forward KL to the cached top-k teacher; reduced to run
+in about a minute."""
+
+import pytest
+
+from edgekd.config import parse_config
+from edgekd.errors import ArtifactError, ConfigError
+from edgekd.pipeline import run
+from tests.llm.conftest import SMOLLM2
+
+pytestmark = pytest.mark.e2e
+
+STUDENT = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 2,
+           "num_key_value_heads": 1}
+
+
+def _config(tmp_path, distill: dict | None = None, data: dict | None = None):
+    return parse_config({
+        "name": "llm", "artifacts_dir": str(tmp_path / "artifacts"),
+        "data": {"type": "tokens", "tokenizer": SMOLLM2, "length": 32, "train_subset": 48, "test_subset": 8,
+                 **(data or {})},
+        "stages": [{"type": "lm_teacher", "model": SMOLLM2},
+                   {"type": "token_cache", "k": 8, "shard_rows": 16},
+                   {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward"],
+                    "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})}],
+    })
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("llm")
+    return folder, run(_config(folder))
+
+
+def test_teacher_cache_and_students(distilled):
+    _, result = distilled
+    teacher, cache = result.artifacts["lm_teacher"].metrics, result.artifacts["token_cache"].metrics
+    assert teacher["params"] == 134_515_008 and 5 < teacher["heldout_ppl"] < 200
+    assert cache["tokens"] == 48 * 32 and cache["bytes_per_token"] == 4 * 8 + 2 and cache["shards"] == 3
+    assert 0.4 < cache["topk_mass_mean"] < 1.0
+    metrics = result.artifacts["lm_distill"].metrics
+    assert set(metrics["methods"]) == {"ce", "kd_forward"}
+    for method in metrics["methods"].values():
+        assert method["tokens_trained"] == 2 * 48 * 32 and 0.0 <= method["top1_agreement"] <= 1.0
+        assert method["heldout_ppl"] < 49152  # a random 49k-way guess; two epochs already beat it
+    comparison, = metrics["versus_ce"]["kd_forward"]
+    low, high = comparison["ci95"]
+    assert low <= comparison["mean_nats_per_token"] <= high and comparison["chunks"] == 8
+
+
+def test_the_exported_student_is_a_safetensors_folder_with_the_teachers_vocabulary(distilled):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    _, result = distilled
+    metrics = result.artifacts["lm_distill"].metrics
+    folder = result.artifacts["lm_distill"].path / metrics["student_folder"]
+    student = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
+    assert student.config.vocab_size == 49152 and student.config.eos_token_id == 2
+    assert sum(p.numel() for p in student.parameters()) == metrics["params"]
+    ids = torch.tensor([[504, 3575, 282, 4649, 314]])
+    assert student(input_ids=ids).logits.shape == (1, 5, 49152)
+
+
+def test_a_rerun_reuses_every_artifact(distilled):
+    folder, result = distilled
+    again = run(_config(folder))
+    assert all(outcome.reused for outcome in again.outcomes)
+    assert again.artifacts["lm_distill"].id == result.artifacts["lm_distill"].id
+
+
+def test_a_damaged_cache_is_refused_not_read(distilled, tmp_path):
+    import shutil
+
+    from edgekd.kd.shard_store import open_store
+
+    _, result = distilled
+    cache = result.artifacts["token_cache"]
+    copy = tmp_path / "cache"
+    shutil.copytree(cache.path, copy)
+    shard = next(copy.glob("shard-00001.topk_ids.npy"))
+    shard.write_bytes(shard.read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(ArtifactError):
+        open_store(copy, cache.metrics["key"], cache.metrics["chunks"])
+    with pytest.raises(ArtifactError):
+        open_store(cache.path, "another-key", cache.metrics["chunks"])
+
+
+def test_a_student_with_another_vocabulary_is_refused_in_one_line(distilled):
+    folder, _ = distilled  # the teacher and its cache are reused; the student is refused before training
+    config = _config(folder, {"student": {**STUDENT, "vocab_size": 32000}})
+    with pytest.raises(ConfigError, match="student.vocab_size 32000 differs from the teacher's 49152: "
+                                          "token-level KD needs the same token ids") as error:
+        run(config)
+    assert "\n" not in str(error.value)
+
+
+def test_lm_stages_on_image_data_are_one_line(tmp_path):
+    config = parse_config({"name": "x", "artifacts_dir": str(tmp_path / "a"), "data": {"test_subset": 10},
+                           "stages": [{"type": "lm_teacher", "model": SMOLLM2}]})
+    with pytest.raises(ConfigError, match="language-model distillation needs `data: {type: tokens}`"):
+        run(config)
+
+
+def test_export_must_be_a_trained_method(tmp_path):
+    with pytest.raises(ConfigError, match="export: 'gkd_jsd' is not one of the methods"):
+        _config(tmp_path, {"export": "gkd_jsd"})
