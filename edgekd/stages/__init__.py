@@ -12,6 +12,7 @@ from edgekd.stages.distill import DistillStage
 from edgekd.stages.export_onnx import ExportOnnxStage
 from edgekd.stages.export_tflite import ExportTfliteStage
 from edgekd.stages.lm_distill import LmDistillStage
+from edgekd.stages.lm_generate import LmGenerateStage
 from edgekd.stages.lm_teacher import LmTeacherStage
 from edgekd.stages.mutual import MutualStage
 from edgekd.stages.prune import PruneStage
@@ -28,5 +29,5 @@ STAGES: dict[str, type[Stage]] = {
     stage.type: stage
     for stage in (TeacherStage, SynthesizeStage, CacheStage, DistillStage, MutualStage, SelfDistillStage, PruneStage, SparsifyStage, PtqStage, QatStage,
                   ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage,
-                  LmTeacherStage, TokenCacheStage, LmDistillStage)
+                  LmTeacherStage, TokenCacheStage, LmGenerateStage, LmDistillStage)
 }

@@ -4,7 +4,8 @@ Each method in `methods` trains the same student (same initialisation and data o
 same tokens:
 - `ce`: next-token cross-entropy alone (no teacher);
 - `kd_forward`, `kd_reverse`, `gkd_jsd`: α · divergence to the cached top-k teacher + (1 − α) · CE
-  (`edgekd.kd.token_losses`: forward KL, MiniLLM's reverse KL, GKD's generalised JSD with β).
+  (`edgekd.kd.token_losses`: forward KL, MiniLLM's reverse KL, GKD's generalised JSD with β);
+- `seq_kd`: sequence-level KD (Kim & Rush 2016), CE on the text the teacher wrote (`lm_generate`).
 Training runs on the shared trainer (AdamW, one-cycle, epoch checkpoints: a killed run resumes).
 Each student is scored on the held-out chunks: perplexity, and top-1 agreement with the teacher's
 next token. Every KD method is compared with CE per seed by the mean per-chunk loss difference and
@@ -23,7 +24,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_v
 from edgekd.config import StageConfig, StrictModel
 from edgekd.stages.base import Stage
 
-METHODS = {"ce": None, "kd_forward": "forward", "kd_reverse": "reverse", "gkd_jsd": "jsd"}
+METHODS = {"ce": None, "kd_forward": "forward", "kd_reverse": "reverse", "gkd_jsd": "jsd", "seq_kd": None}
 STUDENT_FOLDER = "student"
 
 
@@ -44,7 +45,7 @@ class LmTrainConfig(StrictModel):
 class LmDistillConfig(StageConfig):
     type: Literal["lm_distill"] = "lm_distill"
     student: dict[str, Any] = Field(default_factory=dict, description="LlamaConfig fields (hidden_size, ...)")
-    methods: list[Literal["ce", "kd_forward", "kd_reverse", "gkd_jsd"]] = ["ce", "kd_forward"]
+    methods: list[Literal["ce", "kd_forward", "kd_reverse", "gkd_jsd", "seq_kd"]] = ["ce", "kd_forward"]
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     alpha: float = Field(0.5, gt=0.0, le=1.0, description="weight of the divergence; 1 - alpha goes to CE")
     beta: float = Field(0.5, gt=0.0, lt=1.0, description="GKD's JSD interpolation")
@@ -88,8 +89,9 @@ class LmDistillStage(Stage):
         runs: dict[str, list[dict]] = {}
         for method in config.methods:
             targets = _targets(ctx, config, method, len(train))
+            chunks = _generated(ctx) if method == "seq_kd" else train
             for seed in config.seeds:
-                record, student = _train_one(config, ctx, method, seed, parent, train, heldout, targets,
+                record, student = _train_one(config, ctx, method, seed, parent, chunks, heldout, targets,
                                              reference_top1)
                 np.save(out / f"nll-{method}-seed{seed}.npy", record.pop("nll"))
                 runs.setdefault(method, []).append(record)
@@ -124,6 +126,15 @@ def _targets(ctx, config: LmDistillConfig, method: str, count: int):
     cache = ctx.latest("token_cache")
     index, columns = open_store(cache.path, cache.metrics["key"], count)
     return TokenTargets(index, columns, METHODS[method], config.beta)
+
+
+def _generated(ctx):
+    """The teacher-written sequences of the latest `lm_generate` stage (seq_kd's training text)."""
+    import numpy as np
+
+    from edgekd.stages.lm_generate import GENERATED_FILE
+
+    return np.load(ctx.latest("lm_generate").file(GENERATED_FILE))
 
 
 def _train_one(config, ctx, method, seed, parent, train, heldout, targets, reference_top1):

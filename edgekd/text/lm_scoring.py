@@ -39,7 +39,8 @@ def resolve_precision(choice: str) -> str:
     return "bfloat16" if ("amx_bf16" in flags or "avx512_bf16" in flags) else "float32"
 
 
-def _autocast(precision: str):
+def autocast(precision: str):
+    """bf16 autocast on the CPU for `bfloat16`, nothing for `float32`."""
     if precision == "bfloat16":
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -48,7 +49,7 @@ def _autocast(precision: str):
 @torch.no_grad()
 def log_probs(model, ids: torch.Tensor, precision: str = "float32") -> torch.Tensor:
     """log-softmax of the next-token logits, float32 [batch, length, vocab]."""
-    with _autocast(precision):
+    with autocast(precision):
         logits = model(input_ids=ids, use_cache=False).logits
     return F.log_softmax(logits.float(), dim=-1)
 

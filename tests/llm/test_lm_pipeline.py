@@ -22,7 +22,8 @@ def _config(tmp_path, distill: dict | None = None, data: dict | None = None):
                  **(data or {})},
         "stages": [{"type": "lm_teacher", "model": SMOLLM2},
                    {"type": "token_cache", "k": 8, "shard_rows": 16},
-                   {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward"],
+                   {"type": "lm_generate", "sequences": 16, "prompt_tokens": 8, "batch_size": 16},
+                   {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward", "seq_kd"],
                     "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})}],
     })
 
@@ -40,13 +41,28 @@ def test_teacher_cache_and_students(distilled):
     assert cache["tokens"] == 48 * 32 and cache["bytes_per_token"] == 4 * 8 + 2 and cache["shards"] == 3
     assert 0.4 < cache["topk_mass_mean"] < 1.0
     metrics = result.artifacts["lm_distill"].metrics
-    assert set(metrics["methods"]) == {"ce", "kd_forward"}
-    for method in metrics["methods"].values():
-        assert method["tokens_trained"] == 2 * 48 * 32 and 0.0 <= method["top1_agreement"] <= 1.0
+    assert set(metrics["methods"]) == {"ce", "kd_forward", "seq_kd"}
+    for name, method in metrics["methods"].items():
+        assert method["tokens_trained"] == 2 * (16 if name == "seq_kd" else 48) * 32
+        assert 0.0 <= method["top1_agreement"] <= 1.0
         assert method["heldout_ppl"] < 49152  # a random 49k-way guess; two epochs already beat it
     comparison, = metrics["versus_ce"]["kd_forward"]
     low, high = comparison["ci95"]
     assert low <= comparison["mean_nats_per_token"] <= high and comparison["chunks"] == 8
+
+
+def test_the_teacher_writes_whole_chunks_from_real_prompts(distilled):
+    import numpy as np
+
+    from edgekd.context import DataSource
+
+    folder, result = distilled
+    generate = result.artifacts["lm_generate"]
+    written = np.load(generate.path / "generated.npy")
+    assert written.shape == (16, 33) and generate.metrics["generated_tokens"] == 16 * 25
+    data = DataSource(_config(folder).data, cache_dir=folder / "artifacts" / ".data")
+    prompts = {tuple(chunk[:8]) for chunk in data.split("train").inputs}
+    assert all(tuple(row[:8]) in prompts for row in written)  # prompts are real training text
 
 
 def test_the_exported_student_is_a_safetensors_folder_with_the_teachers_vocabulary(distilled):
