@@ -148,3 +148,15 @@ def _loaded_teacher(reference: str, digest: str) -> nn.Module:
 def teacher_model(reference: str) -> nn.Module:
     """The teacher, loaded once per process for the stages that run it in turn (a GGUF load takes ~20 s)."""
     return _loaded_teacher(reference, teacher_digest(reference))
+
+
+def load_student(folder: Path) -> nn.Module:
+    """A distilled student from its artifact's safetensors folder, fp32, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    from edgekd.quiet import transformers_quiet
+
+    with transformers_quiet():
+        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, use_safetensors=True,
+                                                     dtype=torch.float32)
+    return model.eval()

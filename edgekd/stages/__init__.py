@@ -11,7 +11,9 @@ from edgekd.stages.cache import CacheStage
 from edgekd.stages.distill import DistillStage
 from edgekd.stages.export_onnx import ExportOnnxStage
 from edgekd.stages.export_tflite import ExportTfliteStage
+from edgekd.stages.lm_bench import LmBenchStage
 from edgekd.stages.lm_distill import LmDistillStage
+from edgekd.stages.lm_export import LmExportStage
 from edgekd.stages.lm_generate import LmGenerateStage
 from edgekd.stages.lm_teacher import LmTeacherStage
 from edgekd.stages.mutual import MutualStage
@@ -29,5 +31,5 @@ STAGES: dict[str, type[Stage]] = {
     stage.type: stage
     for stage in (TeacherStage, SynthesizeStage, CacheStage, DistillStage, MutualStage, SelfDistillStage, PruneStage, SparsifyStage, PtqStage, QatStage,
                   ExportOnnxStage, ExportTfliteStage, BenchStage, ReportStage,
-                  LmTeacherStage, TokenCacheStage, LmGenerateStage, LmDistillStage)
+                  LmTeacherStage, TokenCacheStage, LmGenerateStage, LmDistillStage, LmExportStage, LmBenchStage)
 }

@@ -24,7 +24,9 @@ def _config(tmp_path, distill: dict | None = None, data: dict | None = None):
                    {"type": "token_cache", "k": 8, "shard_rows": 16},
                    {"type": "lm_generate", "sequences": 16, "prompt_tokens": 8, "batch_size": 16},
                    {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward", "seq_kd"],
-                    "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})}],
+                    "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})},
+                   {"type": "lm_export", "prompt_tokens": 16, "parity_steps": 16, "kv_cache_max_len": 64},
+                   {"type": "lm_bench", "threads": [1], "repeats": 1, "new_tokens": 8, "sample_tokens": 8}],
     })
 
 
@@ -77,6 +79,32 @@ def test_the_exported_student_is_a_safetensors_folder_with_the_teachers_vocabula
     assert sum(p.numel() for p in student.parameters()) == metrics["params"]
     ids = torch.tensor([[504, 3575, 282, 4649, 314]])
     assert student(input_ids=ids).logits.shape == (1, 5, 49152)
+
+
+def test_every_file_has_a_kv_cache_and_matches_pytorch(distilled):
+    _, result = distilled
+    rows = {row["format"]: row for row in result.artifacts["lm_export"].metrics["exports"]}
+    assert set(rows) == {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    assert all(row["status"] == "ok" for row in rows.values()), rows
+    for fmt in ("onnx_fp32", "tflite_fp32"):
+        parity = rows[fmt]["parity"]
+        assert parity["rel_logit_error"] <= 1e-4 and parity["first_token_mismatch"] is None
+    for family in ("onnx", "tflite"):
+        assert rows[f"{family}_int8"]["size_bytes"] < 0.6 * rows[f"{family}_fp32"]["size_bytes"]
+        assert rows[f"{family}_int8"]["parity"]["rel_logit_error"] < 0.1
+    assert rows["onnx_int8"]["float_weight_ops"] == {}
+
+
+def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
+    _, result = distilled
+    bench = result.artifacts["lm_bench"].metrics
+    formats = {(row["model"], row["format"]) for row in bench["rows"]}
+    assert formats == {("teacher", "pytorch"), ("student", "pytorch"), ("student", "onnx_fp32"),
+                       ("student", "onnx_int8"), ("student", "tflite_fp32"), ("student", "tflite_int8")}
+    for row in bench["rows"]:
+        assert row["decode_tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["size_bytes"] > 0
+        assert row["prompt_tokens"] == 16 and row["new_tokens"] == 8
+    assert bench["samples"]["teacher"] and bench["samples"]["prompt"]
 
 
 def test_a_rerun_reuses_every_artifact(distilled):

@@ -1,0 +1,124 @@
+"""`lm_bench`: decode speed of the teacher and the distilled student, in PyTorch and in every exported file.
+
+Batch 1 at each thread count in `threads`, on the fixed held-out prompt of `lm_export`
+(`prompt_tokens`, 64 by default): time to first token (the prefill) and decode tokens/s over
+`new_tokens` greedy steps, the median of `repeats` runs taken in turns across the models, so a
+noisy neighbour slows them all alike. Every runtime decodes with its KV cache: PyTorch with the
+model's own, ONNX Runtime and LiteRT with the files' `past`/`kv_cache` tensors. The teacher and the
+student also write `sample_tokens` greedy tokens from the prompt, kept as text for the report.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt
+
+from edgekd.config import StageConfig
+from edgekd.stages.base import Stage
+
+
+class LmBenchConfig(StageConfig):
+    type: Literal["lm_bench"] = "lm_bench"
+    threads: list[PositiveInt] = Field(default_factory=lambda: [1, 2], min_length=1)
+    new_tokens: PositiveInt = 64
+    repeats: PositiveInt = 3
+    sample_tokens: PositiveInt = 32
+
+
+def _decoder(kind: str, target):
+    """A function (prompt, new_tokens, threads) -> (tokens, logits, timings) for one model."""
+    if kind == "pytorch":
+        from edgekd.export.causal_lm_onnx import greedy_decode_torch
+
+        def run(prompt, new_tokens, threads):
+            import torch
+
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                return greedy_decode_torch(target, prompt, new_tokens)
+            finally:
+                torch.set_num_threads(previous)
+        return run
+    if kind == "onnxruntime":
+        from edgekd.export.causal_lm_onnx import greedy_decode_onnx
+
+        return lambda prompt, new_tokens, threads: greedy_decode_onnx(target, prompt, new_tokens, threads)
+    from edgekd.export.causal_lm_tflite import greedy_decode_tflite
+
+    return lambda prompt, new_tokens, threads: greedy_decode_tflite(target, prompt, new_tokens, threads)
+
+
+def _models(ctx) -> list[dict]:
+    from edgekd.models.causal_lm import load_student, teacher_file, teacher_model
+    from edgekd.stages.lm_distill import STUDENT_FOLDER
+
+    teacher_ref = ctx.latest("lm_teacher").metrics["model"]
+    distilled = ctx.latest("lm_distill")
+    folder = distilled.path / STUDENT_FOLDER
+    models = [{"model": "teacher", "format": "pytorch", "runtime": "pytorch", "target": teacher_model(teacher_ref),
+               "size_bytes": teacher_file(teacher_ref).stat().st_size, "size_of": "GGUF file (Q4_1), run as fp32"},
+              {"model": "student", "format": "pytorch", "runtime": "pytorch", "target": load_student(folder),
+               "size_bytes": sum(p.stat().st_size for p in folder.glob("*.safetensors")), "size_of": "safetensors"}]
+    exported = ctx.latest("lm_export")
+    for row in exported.metrics["exports"]:
+        if row["status"] == "ok":
+            models.append({"model": "student", "format": row["format"], "runtime": row["runtime"],
+                           "target": exported.path / row["file"], "size_bytes": row["size_bytes"], "size_of": "file"})
+    return models
+
+
+class LmBenchStage(Stage):
+    type = "lm_bench"
+    Config = LmBenchConfig
+
+    def run(self, config: LmBenchConfig, ctx, out: Path) -> dict[str, Any]:
+        import numpy as np
+
+        from edgekd.stages.lm_export import PROMPT_FILE
+        from edgekd.text.tokenizer import load_tokenizer
+
+        prompt = np.load(ctx.latest("lm_export").file(PROMPT_FILE))
+        models = _models(ctx)
+        decoders = [_decoder(m["runtime"], m["target"]) for m in models]
+        timings: dict[tuple[int, int], list[dict]] = {}
+        for threads in config.threads:
+            for index, decode in enumerate(decoders):
+                decode(prompt, 2, threads)  # warm-up: session creation, first-call allocations
+            for _ in range(config.repeats):
+                for index, decode in enumerate(decoders):
+                    timings.setdefault((index, threads), []).append(decode(prompt, config.new_tokens, threads)[2])
+        rows = []
+        for (index, threads), runs in timings.items():
+            model = models[index]
+            rows.append({key: model[key] for key in ("model", "format", "runtime", "size_bytes", "size_of")}
+                        | {"threads": threads, "batch": 1, "prompt_tokens": len(prompt), "new_tokens": config.new_tokens,
+                           "ttft_ms": statistics.median(r["ttft_ms"] for r in runs),
+                           "decode_tokens_per_s": statistics.median(r["decode_tokens_per_s"] for r in runs),
+                           "repeats": len(runs)})
+        _add_speedups(rows)
+        tokenizer = load_tokenizer(ctx.data.config.tokenizer)
+        samples = {"prompt": tokenizer.decode(prompt.tolist())}
+        for model, decode in zip(models[:2], decoders[:2]):
+            samples[model["model"]] = tokenizer.decode(decode(prompt, config.sample_tokens, 1)[0])
+        for row in rows:
+            ctx.console.print(f"{row['model']} {row['format']:11s} {row['threads']} thread(s): "
+                              f"{row['decode_tokens_per_s']:.0f} tokens/s, first token {row['ttft_ms']:.1f} ms")
+        return {"rows": rows, "samples": samples, "prompt_tokens": len(prompt)}
+
+
+def _add_speedups(rows: list[dict]) -> None:
+    """Decode speed over the teacher in PyTorch, and over the student's own fp32 file of the same
+    runtime, at the same thread count."""
+    by_key = {(r["model"], r["format"], r["threads"]): r for r in rows}
+    for row in rows:
+        teacher = by_key.get(("teacher", "pytorch", row["threads"]))
+        if teacher and teacher["decode_tokens_per_s"]:
+            row["decode_speedup_vs_teacher"] = row["decode_tokens_per_s"] / teacher["decode_tokens_per_s"]
+        if row["format"].endswith("_int8"):
+            fp32 = by_key.get(("student", row["format"].replace("_int8", "_fp32"), row["threads"]))
+            if fp32 and fp32["decode_tokens_per_s"]:
+                row["decode_speedup_vs_fp32"] = row["decode_tokens_per_s"] / fp32["decode_tokens_per_s"]

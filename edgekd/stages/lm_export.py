@@ -1,0 +1,124 @@
+"""`lm_export`: the distilled language model as files an app ships, each with a KV cache, each checked.
+
+- `onnx_fp32` / `onnx_int8`: one graph for prefill and decode (`past.*` in, `present.*` out;
+  `edgekd.export.causal_lm_onnx`), int8 by ONNX Runtime's dynamic quantisation after
+  `quant_pre_process` (MatMul and the embedding's Gather in int8).
+- `tflite_fp32` / `tflite_int8`: litert-torch's generative export (`prefill_<n>` and `decode`
+  signatures, a fixed-size KV cache; `edgekd.export.causal_lm_tflite`), int8 by its dynamic-int8
+  recipe.
+Each file is decoded greedily on a fixed held-out prompt for `parity_steps` tokens beside the PyTorch
+student: the largest logit difference relative to the largest logit, and the first step where the
+greedy tokens part (with the int8 logit error beside it, which explains it). A format that fails to
+export or load leaves a row with the reason, and the others still run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt
+
+from edgekd.config import StageConfig
+from edgekd.stages.base import Stage
+
+FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")
+PROMPT_FILE = "prompt.npy"
+
+
+class LmExportConfig(StageConfig):
+    type: Literal["lm_export"] = "lm_export"
+    formats: list[Literal["onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"]] = list(FORMATS)
+    prompt_tokens: PositiveInt = Field(64, description="the fixed prompt: the first tokens of held-out chunk 0")
+    parity_steps: PositiveInt = 32
+    kv_cache_max_len: PositiveInt = Field(256, description="TFLite's fixed cache length (prompt + new tokens)")
+
+
+def fixed_prompt(ctx, tokens: int):
+    """The first `tokens` ids of the held-out text: the prompt every format is checked and timed on."""
+    from edgekd.errors import ConfigError
+    from edgekd.text.lm_scoring import token_chunks
+
+    _, heldout = token_chunks(ctx, "lm_export")
+    stream = heldout[:, :-1].reshape(-1)
+    if len(stream) < tokens:
+        raise ConfigError(f"prompt_tokens {tokens}: the held-out text has only {len(stream)} tokens")
+    return stream[:tokens].copy()
+
+
+def _export(fmt: str, folder: Path, student, path: Path, config: LmExportConfig, prompt_len: int) -> dict:
+    if fmt.startswith("onnx"):
+        from edgekd.export.causal_lm_onnx import export_causal_lm, quantize_causal_lm
+
+        if fmt == "onnx_fp32":
+            export_causal_lm(student, path)
+            return {}
+        fp32 = path.with_name("student.onnx")
+        if not fp32.is_file():
+            export_causal_lm(student, fp32)
+        return {"float_weight_ops": quantize_causal_lm(fp32, path)}
+    from edgekd.export.causal_lm_tflite import export_causal_lm_tflite
+
+    written = export_causal_lm_tflite(folder, path, prefill_len=prompt_len, kv_cache_max_len=config.kv_cache_max_len,
+                                      quantize="dynamic_int8" if fmt.endswith("int8") else "none")
+    return {"signatures": written["signatures"], "convert_s": written["convert_s"]}
+
+
+def _parity(fmt: str, student, path: Path, prompt, steps: int) -> dict:
+    if fmt.startswith("onnx"):
+        from edgekd.export.causal_lm_onnx import check_parity
+
+        return check_parity(student, path, prompt, steps)
+    from edgekd.export.causal_lm_tflite import check_parity_tflite
+
+    return check_parity_tflite(student, path, prompt, steps)
+
+
+def file_name(fmt: str) -> str:
+    family, precision = fmt.split("_")
+    suffix = ".onnx" if family == "onnx" else ".tflite"
+    return "student" + ("" if precision == "fp32" else ".int8") + suffix
+
+
+class LmExportStage(Stage):
+    type = "lm_export"
+    Config = LmExportConfig
+
+    def run(self, config: LmExportConfig, ctx, out: Path) -> dict[str, Any]:
+        import numpy as np
+
+        from edgekd.models.causal_lm import load_student
+        from edgekd.stages.lm_distill import STUDENT_FOLDER
+
+        distilled = ctx.latest("lm_distill")
+        folder = distilled.path / STUDENT_FOLDER
+        student = load_student(folder)
+        prompt = fixed_prompt(ctx, config.prompt_tokens)
+        np.save(out / PROMPT_FILE, prompt)
+        rows = []
+        for fmt in config.formats:
+            path = out / file_name(fmt)
+            row = {"model": "student", "format": fmt, "file": path.name,
+                   "runtime": "onnxruntime" if fmt.startswith("onnx") else "litert"}
+            try:
+                row.update(_export(fmt, folder, student, path, config, len(prompt)))
+                row.update(size_bytes=path.stat().st_size, parity=_parity(fmt, student, path, prompt, config.parity_steps),
+                           status="ok")
+            except Exception as exc:  # noqa: BLE001 - any converter failure becomes the row's reason
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                row.update(status="failed", reason=f"{type(exc).__name__}: {reason}"[:300])
+                path.unlink(missing_ok=True)
+            rows.append(row)
+            ctx.console.print(_line(row))
+        return {"exports": rows, "prompt_tokens": len(prompt), "parity_steps": config.parity_steps,
+                "student_params": distilled.metrics["params"], "method": distilled.metrics["export_method"]}
+
+
+def _line(row: dict) -> str:
+    if row["status"] != "ok":
+        return f"student {row['format']}: failed ({row['reason']})"
+    parity = row["parity"]
+    mismatch = parity["first_token_mismatch"]
+    return (f"student {row['format']}: {row['size_bytes'] / 1e6:.1f} MB, max|Δlogit| / max|logit| "
+            f"{parity['rel_logit_error']:.1e}, greedy tokens "
+            + ("equal for every step" if mismatch is None else f"part at step {mismatch}"))
