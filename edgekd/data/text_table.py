@@ -123,45 +123,45 @@ def cache_key(config: TextTableConfig, paths: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _tokenise(config: TextTableConfig, paths: list[Path]) -> dict:
+    """Token ids, labels, counts and the vocabulary of every split, read and tokenised once."""
+    import numpy as np
+
+    from edgekd.data.base import seeded_split
+    from edgekd.quiet import transformers_quiet
+    from edgekd.text.tokenizer import encode, load_tokenizer
+
+    tokenizer = load_tokenizer(config.tokenizer)
+    splits, dropped = [], 0
+    for path in paths:
+        texts, labels, empty = read_rows(path, config)
+        splits.append(_keep_classes(texts, labels, config.classes, str(path)))
+        dropped += empty
+    if config.path:
+        texts, labels = splits[0]
+        # Shuffled, not file order: corpora are often sorted by label, and a subset must mix them.
+        train, test = seeded_split(len(labels), config.test_fraction, config.split_seed, keep_file_order=False)
+        splits = [([texts[i] for i in train], [labels[i] for i in train]),
+                  ([texts[i] for i in test], [labels[i] for i in test])]
+    with transformers_quiet():  # else a warning for every text longer than the model's positions
+        (train_ids, train_trunc), (test_ids, test_trunc) = (encode(tokenizer, t, config.max_length)
+                                                            for t, _ in splits)
+    return {"x_train": train_ids, "y_train": np.array(splits[0][1]), "x_test": test_ids,
+            "y_test": np.array(splits[1][1]),
+            "counts": np.array([dropped, train_trunc, test_trunc], dtype=np.int64),
+            "vocab": np.array([tokenizer.pad_token_id, len(tokenizer)], dtype=np.int64)}
+
+
 def load(config: TextTableConfig, cache_dir: Path | None = None) -> RawData:
     import numpy as np
 
-    from edgekd.data.base import label_ids, seeded_split
-    from edgekd.text.tokenizer import encode, load_tokenizer, tokenizer_digest
+    from edgekd.data.array_cache import cached_arrays
+    from edgekd.data.base import label_ids
+    from edgekd.text.tokenizer import tokenizer_digest
 
     paths = files(config)
     key = cache_key(config, paths)
-    cached = Path(cache_dir) / f"text-{key}.npz" if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        with np.load(cached, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    else:
-        tokenizer = load_tokenizer(config.tokenizer)
-        splits, dropped = [], 0
-        for path in paths:
-            texts, labels, empty = read_rows(path, config)
-            splits.append(_keep_classes(texts, labels, config.classes, str(path)))
-            dropped += empty
-        if config.path:
-            texts, labels = splits[0]
-            # Shuffled, not file order: corpora are often sorted by label, and a subset must mix them.
-            train, test = seeded_split(len(labels), config.test_fraction, config.split_seed, keep_file_order=False)
-            splits = [([texts[i] for i in train], [labels[i] for i in train]),
-                      ([texts[i] for i in test], [labels[i] for i in test])]
-        from edgekd.quiet import transformers_quiet
-
-        with transformers_quiet():  # else a warning for every text longer than the model's positions
-            (train_ids, train_trunc), (test_ids, test_trunc) = (encode(tokenizer, t, config.max_length)
-                                                                for t, _ in splits)
-        arrays = {"x_train": train_ids, "y_train": np.array(splits[0][1]), "x_test": test_ids,
-                  "y_test": np.array(splits[1][1]),
-                  "counts": np.array([dropped, train_trunc, test_trunc], dtype=np.int64),
-                  "vocab": np.array([tokenizer.pad_token_id, len(tokenizer)], dtype=np.int64)}
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(".partial.npz")
-            np.savez(partial, **arrays)
-            partial.replace(cached)
+    arrays = cached_arrays(cache_dir, f"text-{key}", lambda: _tokenise(config, paths))
     dropped, train_trunc, test_trunc = (int(v) for v in arrays["counts"])
     pad_id, vocab_size = (int(v) for v in arrays["vocab"])
     if config.label is None:  # unlabeled: no classes; label ids are placeholders nothing scores

@@ -136,21 +136,12 @@ def _tokenise(config: TokensConfig, path: Path) -> dict:
 def load(config: TokensConfig, cache_dir: Path | None = None) -> RawData:
     import numpy as np
 
+    from edgekd.data.array_cache import cached_arrays
     from edgekd.text.tokenizer import tokenizer_digest
 
     path = corpus_file(config)
     key = cache_key(config, path)
-    cached = Path(cache_dir) / f"tokens-{key}.npz" if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        with np.load(cached, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    else:
-        arrays = _tokenise(config, path)
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(".partial.npz")
-            np.savez(partial, **arrays)
-            partial.replace(cached)
+    arrays = cached_arrays(cache_dir, f"tokens-{key}", lambda: _tokenise(config, path))
     pad_id, vocab_size, separator = (int(v) for v in arrays["vocab"])
     train_docs, heldout_docs = (int(v) for v in arrays["documents"])
     train_x, test_x = arrays["x_train"], arrays["x_test"]

@@ -108,17 +108,9 @@ def quantize_causal_lm(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMu
     with MatMul alone a 16M-param, 49k-vocab student's file grew from 66.8 to 66.9 MB (a float
     embedding beside an int8 lm_head); with Gather it is 29.2 MB, at the same decode speed.
     Returns the op types still holding float weights, with counts ({} when all are int8)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from edgekd.export.onnx_export import quantize_dynamic_file
 
-    prepared = Path(dst).with_suffix(".pre.onnx")
-    try:
-        with _quiet():
-            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
-            quantize_dynamic(str(prepared), str(dst), weight_type=QuantType.QInt8, per_channel=False,
-                             op_types_to_quantize=list(op_types))
-    finally:
-        prepared.unlink(missing_ok=True)
+    quantize_dynamic_file(Path(src), Path(dst), op_types)
     return float_weight_ops(dst)
 
 

@@ -59,7 +59,7 @@ def export_onnx(module, sample: np.ndarray, path: Path, uint8_activations: bool 
 DYNAMIC_INT8_OPS = ("MatMul", "Gemm", "Gather", "Attention", "EmbedLayerNormalization")
 
 
-def quantize_dynamic_file(fp32_path: Path, path: Path) -> None:
+def quantize_dynamic_file(fp32_path: Path, path: Path, op_types: tuple[str, ...] = DYNAMIC_INT8_OPS) -> None:
     """ORT dynamic quantisation: int8 weights, activations quantised at run time (MatMulInteger,
     DynamicQuantizeLinear). The usual int8 route for transformers, where static ranges lose too much
     (TOOLCHAIN.md: MiniLM static QDQ agreed on 55 %); needs no calibration data. Embedding tables
@@ -73,7 +73,7 @@ def quantize_dynamic_file(fp32_path: Path, path: Path) -> None:
         with _quiet():
             quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
             quantize_dynamic(str(prepared), str(path), weight_type=QuantType.QInt8, per_channel=False,
-                             op_types_to_quantize=list(DYNAMIC_INT8_OPS))
+                             op_types_to_quantize=list(op_types))
     finally:
         prepared.unlink(missing_ok=True)
 
