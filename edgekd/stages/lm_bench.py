@@ -5,7 +5,9 @@ Batch 1 at each thread count in `threads`, on the fixed held-out prompt of `lm_e
 `new_tokens` greedy steps, the median of `repeats` runs taken in turns across the models, so a
 noisy neighbour slows them all alike. Every runtime decodes with its KV cache: PyTorch with the
 model's own, ONNX Runtime and LiteRT with the files' `past`/`kv_cache` tensors. The teacher and the
-student also write `sample_tokens` greedy tokens from the prompt, kept as text for the report.
+student also write `sample_tokens` greedy tokens from the prompt, kept as text for the report. With
+`memory`, each model is also loaded and decoded once more in a process of its own, whose peak
+resident memory is the row's `peak_rss_bytes` (`edgekd.bench.decode_memory`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class LmBenchConfig(StageConfig):
     new_tokens: PositiveInt = 64
     repeats: PositiveInt = 3
     sample_tokens: PositiveInt = 32
+    memory: bool = Field(True, description="peak RSS of a fresh process decoding with each model")
 
 
 def _decoder(kind: str, target):
@@ -60,14 +63,17 @@ def _models(ctx) -> list[dict]:
     distilled = ctx.latest("lm_distill")
     folder = distilled.path / STUDENT_FOLDER
     models = [{"model": "teacher", "format": "pytorch", "runtime": "pytorch", "target": teacher_model(teacher_ref),
-               "size_bytes": teacher_file(teacher_ref).stat().st_size, "size_of": "GGUF file (Q4_1), run as fp32"},
+               "ref": teacher_ref, "size_bytes": teacher_file(teacher_ref).stat().st_size,
+               "size_of": "GGUF file (Q4_1), run as fp32"},
               {"model": "student", "format": "pytorch", "runtime": "pytorch", "target": load_student(folder),
-               "size_bytes": sum(p.stat().st_size for p in folder.glob("*.safetensors")), "size_of": "safetensors"}]
+               "ref": str(folder), "size_bytes": sum(p.stat().st_size for p in folder.glob("*.safetensors")),
+               "size_of": "safetensors"}]
     exported = ctx.latest("lm_export")
     for row in exported.metrics["exports"]:
         if row["status"] == "ok":
             models.append({"model": "student", "format": row["format"], "runtime": row["runtime"],
-                           "target": exported.path / row["file"], "size_bytes": row["size_bytes"], "size_of": "file"})
+                           "target": exported.path / row["file"], "ref": str(exported.path / row["file"]),
+                           "size_bytes": row["size_bytes"], "size_of": "file"})
     return models
 
 
@@ -100,6 +106,15 @@ class LmBenchStage(Stage):
                            "decode_tokens_per_s": statistics.median(r["decode_tokens_per_s"] for r in runs),
                            "repeats": len(runs)})
         _add_speedups(rows)
+        if config.memory:
+            from edgekd.bench.decode_memory import peak_rss_bytes
+
+            prompt_file = ctx.latest("lm_export").file(PROMPT_FILE)
+            for index, model in enumerate(models):
+                peak = peak_rss_bytes(model["runtime"], model["ref"], prompt_file, config.new_tokens)
+                for (row_index, _), row in zip(timings, rows):
+                    if row_index == index:
+                        row["peak_rss_bytes"] = peak
         tokenizer = load_tokenizer(ctx.data.config.tokenizer)
         samples = {"prompt": tokenizer.decode(prompt.tolist())}
         for model, decode in zip(models[:2], decoders[:2]):

@@ -104,7 +104,9 @@ def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
     for row in bench["rows"]:
         assert row["decode_tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["size_bytes"] > 0
         assert row["prompt_tokens"] == 16 and row["new_tokens"] == 8
-    assert bench["samples"]["teacher"] and bench["samples"]["prompt"]
+        assert row["peak_rss_bytes"] > 50e6  # a process with torch loaded, measured on its own
+    peaks = {row["format"]: row["peak_rss_bytes"] for row in bench["rows"] if row["model"] == "student"}
+    assert peaks["tflite_int8"] < peaks["pytorch"]  # LiteRT alone, without torch's kernels    assert bench["samples"]["teacher"] and bench["samples"]["prompt"]
 
 
 def test_a_rerun_reuses_every_artifact(distilled):
