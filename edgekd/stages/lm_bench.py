@@ -87,16 +87,18 @@ class LmBenchStage(Stage):
         from edgekd.stages.lm_export import PROMPT_FILE
         from edgekd.text.tokenizer import load_tokenizer
 
-        prompt = np.load(ctx.latest("lm_export").file(PROMPT_FILE))
+        prompt_file = ctx.latest("lm_export").file(PROMPT_FILE)
+        prompt = np.load(prompt_file)
         models = _models(ctx)
         decoders = [_decoder(m["runtime"], m["target"]) for m in models]
         timings: dict[tuple[int, int], list[dict]] = {}
         for threads in config.threads:
-            for index, decode in enumerate(decoders):
+            for decode in decoders:
                 decode(prompt, 2, threads)  # warm-up: session creation, first-call allocations
             for _ in range(config.repeats):
                 for index, decode in enumerate(decoders):
                     timings.setdefault((index, threads), []).append(decode(prompt, config.new_tokens, threads)[2])
+        peaks = [_peak_rss(model, prompt_file, config.new_tokens) if config.memory else None for model in models]
         rows = []
         for (index, threads), runs in timings.items():
             model = models[index]
@@ -104,17 +106,9 @@ class LmBenchStage(Stage):
                         | {"threads": threads, "batch": 1, "prompt_tokens": len(prompt), "new_tokens": config.new_tokens,
                            "ttft_ms": statistics.median(r["ttft_ms"] for r in runs),
                            "decode_tokens_per_s": statistics.median(r["decode_tokens_per_s"] for r in runs),
-                           "repeats": len(runs)})
+                           "repeats": len(runs)}
+                        | ({"peak_rss_bytes": peaks[index]} if config.memory else {}))
         _add_speedups(rows)
-        if config.memory:
-            from edgekd.bench.decode_memory import peak_rss_bytes
-
-            prompt_file = ctx.latest("lm_export").file(PROMPT_FILE)
-            for index, model in enumerate(models):
-                peak = peak_rss_bytes(model["runtime"], model["ref"], prompt_file, config.new_tokens)
-                for (row_index, _), row in zip(timings, rows):
-                    if row_index == index:
-                        row["peak_rss_bytes"] = peak
         tokenizer = load_tokenizer(ctx.data.config.tokenizer)
         samples = {"prompt": tokenizer.decode(prompt.tolist())}
         for model, decode in zip(models[:2], decoders[:2]):
@@ -123,6 +117,12 @@ class LmBenchStage(Stage):
             ctx.console.print(f"{row['model']} {row['format']:11s} {row['threads']} thread(s): "
                               f"{row['decode_tokens_per_s']:.0f} tokens/s, first token {row['ttft_ms']:.1f} ms")
         return {"rows": rows, "samples": samples, "prompt_tokens": len(prompt)}
+
+
+def _peak_rss(model: dict, prompt_file: Path, new_tokens: int) -> int:
+    from edgekd.bench.decode_memory import peak_rss_bytes
+
+    return peak_rss_bytes(model["runtime"], model["ref"], prompt_file, new_tokens)
 
 
 def _add_speedups(rows: list[dict]) -> None:

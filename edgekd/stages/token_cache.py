@@ -91,7 +91,7 @@ class TokenCacheStage(Stage):
             raise ConfigError(f"stages.{config.stage_name}: a vocabulary of {teacher.config.vocab_size} does not "
                               "fit the cache's uint16 token ids")
         length, precision = train.shape[1] - 1, resolve_precision(config.precision)
-        key, layout = token_cache_key(config, ctx), columns(train.shape[1] - 1, config.k)
+        key, layout = token_cache_key(config, ctx), columns(length, config.k)
         started = time.perf_counter()
         with progress_bar(ctx.console) as progress:
             task = progress.add_task("teacher top-k", total=len(train), status="")
