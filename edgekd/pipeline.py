@@ -76,6 +76,7 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
     ctx = RunContext(config=config, data=data, console=console, world=world)
     parent_id = f"data:{ctx.data.fingerprint}"
     result = RunResult(config=config)
+    rerun_rest = False  # set once a stage runs again because its last run left failed rows
     for stage_config in config.stages:
         stage = STAGES[stage_config.type]()
         name = stage_config.stage_name
@@ -83,7 +84,15 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
         aid = artifact_id(stage.type, settings, parent_id, __version__, stage.inputs(stage_config, ctx))
         started = time.perf_counter()
         # Rank 0 looks first: finding a damaged artifact moves it aside, which must happen once.
-        artifact = store.find(name, aid) if world.is_main else None
+        artifact = store.find(name, aid) if world.is_main and not rerun_rest else None
+        if artifact is not None and artifact.metrics.get("failures"):
+            # A failed row may have been the environment's doing (a converter missing, a disk
+            # full), so it is tried again rather than kept. The stages after it read its files,
+            # which may now differ under the same id, so they run again too.
+            console.print(f"[yellow]{name}: its last run left failed rows "
+                          f"({', '.join(artifact.metrics['failures'])}); running it again[/]")
+            artifact, rerun_rest = None, True
+        rerun_rest = broadcast_from_main(world, rerun_rest)
         reused = broadcast_from_main(world, artifact is not None)
         if not reused:
             console.rule(f"[bold]{name}[/] ({stage.type})")

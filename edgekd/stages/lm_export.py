@@ -110,7 +110,8 @@ class LmExportStage(Stage):
                 path.unlink(missing_ok=True)
             rows.append(row)
             ctx.console.print(_line(row))
-        return {"exports": rows, "prompt_tokens": len(prompt), "parity_steps": config.parity_steps,
+        failures = [f"student/{row['format']}" for row in rows if row["status"] != "ok"]
+        return {"exports": rows, "failures": failures, "prompt_tokens": len(prompt), "parity_steps": config.parity_steps,
                 "student_params": distilled.metrics["params"], "method": distilled.metrics["export_method"]}
 
 
