@@ -91,8 +91,7 @@ def run(config: PipelineConfig, console: Console | None = None) -> RunResult:
             # which may now differ under the same id, so they run again too.
             console.print(f"[yellow]{name}: its last run left failed rows "
                           f"({', '.join(artifact.metrics['failures'])}); running it again[/]")
-            artifact, rerun_rest = None, True
-        rerun_rest = broadcast_from_main(world, rerun_rest)
+            artifact, rerun_rest = None, True  # only rank 0 reads it: the others never look
         reused = broadcast_from_main(world, artifact is not None)
         if not reused:
             console.rule(f"[bold]{name}[/] ({stage.type})")

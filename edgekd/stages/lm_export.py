@@ -111,8 +111,9 @@ class LmExportStage(Stage):
             rows.append(row)
             ctx.console.print(_line(row))
         failures = [f"student/{row['format']}" for row in rows if row["status"] != "ok"]
-        return {"exports": rows, "failures": failures, "prompt_tokens": len(prompt), "parity_steps": config.parity_steps,
-                "student_params": distilled.metrics["params"], "method": distilled.metrics["export_method"]}
+        return {"exports": rows, "failures": failures, "prompt_tokens": len(prompt),
+                "parity_steps": config.parity_steps, "student_params": distilled.metrics["params"],
+                "method": distilled.metrics["export_method"]}
 
 
 def _line(row: dict) -> str:
