@@ -28,6 +28,11 @@ def save_checkpoint(path: Path, epoch: int, model, optimizer, schedule, generato
     os.replace(partial, path)
 
 
+def checkpoint_epoch(path: Path) -> int:
+    """How many epochs the checkpoint at `path` has done (a parent announcing what its workers resume)."""
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+
+
 def load_checkpoint(path: Path, model, optimizer, schedule, generator: np.random.Generator) -> int:
     """Restore the state saved after an epoch; return how many epochs are done."""
     state = torch.load(path, map_location="cpu", weights_only=True)

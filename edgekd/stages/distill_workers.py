@@ -40,6 +40,7 @@ def train_in_parallel(config, ctx, kwargs, jobs) -> tuple[int, set]:
         return 1, set()
     workers = worker_count(len(todo))
     ctx.console.print(f"training {len(todo)} students, {workers} at a time (one process and one thread each)")
+    _announce_resumed(ctx, todo)
 
     def done(job) -> None:
         result = json.loads(ctx.resume_path(f"{run_tag(*job)}.json").read_text())
@@ -50,6 +51,18 @@ def train_in_parallel(config, ctx, kwargs, jobs) -> tuple[int, set]:
              "config": config, "kwargs": kwargs}
     run_in_processes(todo, _worker_train, _worker_setup, state, workers, on_done=done)
     return 1, set(todo)
+
+
+def _announce_resumed(ctx, todo) -> None:
+    """Say which runs a killed run left mid-training: the workers that resume them print to a quiet
+    console, and a user should see that the stage resumed rather than started over."""
+    from edgekd.kd.train_checkpoint import checkpoint_epoch
+    from edgekd.stages.distill import run_label, run_tag
+
+    for job in todo:
+        checkpoint = ctx.resume_path(f"{run_tag(*job)}.ckpt")
+        if checkpoint.is_file():
+            ctx.console.print(f"{run_label(*job)}: resuming after epoch {checkpoint_epoch(checkpoint)}")
 
 
 _WORKER: dict[str, Any] = {}  # one worker process's rebuilt run context and cached targets
