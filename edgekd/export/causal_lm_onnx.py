@@ -15,6 +15,7 @@ exporting); SDPA and eager attention both trace this way, and the tied embedding
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -134,10 +135,11 @@ def _prompt(prompt_ids) -> np.ndarray:
     return ids
 
 
-def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1):
+def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1, around_step=None):
     """Greedy decoding at batch 1 in ONNX Runtime on CPU: one prefill run, then one run per token.
     Returns (tokens, logits [new_tokens, vocab] that chose them, timings): `ttft_ms` is the prefill,
-    `decode_tokens_per_s` the new_tokens - 1 runs after it."""
+    `decode_tokens_per_s` the new_tokens - 1 runs after it. `around_step(step)`, if given, is a
+    context manager around each run (step 0 the prefill): the emulated ARM guest counts inside it."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -153,11 +155,13 @@ def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1
     tokens, rows, step_s = [], [], []
     length = ids.shape[1]
     positions = np.arange(length, dtype=np.int64)[None]
-    for _ in range(new_tokens):
+    around_step = around_step or (lambda step: contextlib.nullcontext())
+    for step in range(new_tokens):
         feed = {"input_ids": ids, "attention_mask": np.ones((1, _past_length(past) + ids.shape[1]), np.int64),
                 "position_ids": positions, **past}
         start = time.perf_counter()
-        logits, *present = session.run(None, feed)
+        with around_step(step):
+            logits, *present = session.run(None, feed)
         step_s.append(time.perf_counter() - start)
         rows.append(logits[0, -1])
         tokens.append(int(rows[-1].argmax()))

@@ -204,10 +204,11 @@ class _Runner:
         return out["logits"][0, -1]
 
 
-def greedy_decode_tflite(path, prompt_ids, new_tokens: int, threads: int = 1):
+def greedy_decode_tflite(path, prompt_ids, new_tokens: int, threads: int = 1, around_step=None):
     """Greedy decoding at batch 1 in LiteRT (XNNPACK). Returns (tokens, the logits that chose them
     [new_tokens, vocab], timings): `ttft_ms` is the prefill plus the decode of the last prompt token,
-    `decode_tokens_per_s` the new_tokens - 1 decode runs after it."""
+    `decode_tokens_per_s` the new_tokens - 1 decode runs after it. `around_step(step)`, if given, is
+    a context manager around each step (step 0 the prefill and first decode), as in ONNX."""
     prompt = [int(t) for t in np.asarray(prompt_ids).reshape(-1)]
     if not prompt:
         raise ConfigError("prompt_ids: greedy decoding needs a prompt of at least one token")
@@ -217,11 +218,14 @@ def greedy_decode_tflite(path, prompt_ids, new_tokens: int, threads: int = 1):
         raise ConfigError(f"prompt ({len(prompt)} tokens, prefilled as {padded}) plus new_tokens "
                           f"({new_tokens}) exceed the file's kv_cache_max_len ({runner.max_len})")
     tokens, rows, step_s = [], [], []
+    around_step = around_step or (lambda step: contextlib.nullcontext())
     start = time.perf_counter()
-    runner.fill(prompt[:-1])
     token, position = prompt[-1], len(prompt) - 1
-    for _ in range(new_tokens):
-        rows.append(runner.step(token, position))
+    for step in range(new_tokens):
+        with around_step(step):
+            if step == 0:
+                runner.fill(prompt[:-1])
+            rows.append(runner.step(token, position))
         step_s.append(time.perf_counter() - start)
         start = time.perf_counter()
         token, position = int(rows[-1].argmax()), position + 1

@@ -12,6 +12,12 @@ PyTorch checkpoint `edgekd.zoo` (the architecture code; the host copies the pack
 A marker is syscall(60782, 0x45444B44, 1 = start | 2 = stop, tag): QEMU hands every syscall to the
 instruction-count plugin (`tools/arm/insncount.c`) and returns ENOSYS, as a real ARM kernel would.
 Single thread everywhere, so the count is that of the thread doing the inference.
+
+    python3.11 aarch64_guest.py MODEL PROMPT.npy OUT_DIR --decode N   (a causal LM with a KV cache)
+
+greedy-decodes N tokens from the prompt with the same decoding code as x86 (`edgekd.export`,
+copied into the job by the host), one window per step: tag 0 the prefill, tags 1..N-1 one new token
+each. It saves the tokens as `outputs.npy`.
 """
 
 import argparse
@@ -118,6 +124,36 @@ def load_pytorch(path, arch, kwargs):
     return run, {"engine": "pytorch", "version": torch.__version__, "arch": arch}
 
 
+def decode(model, prompt, new_tokens):
+    """Greedy tokens of a KV-cache export, each step between markers; the three empty windows first."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def window(step):
+        mark(START, step)
+        try:
+            yield
+        finally:
+            mark(STOP, step)
+
+    if model.endswith(".onnx"):
+        import onnxruntime as ort
+
+        from edgekd.export.causal_lm_onnx import greedy_decode_onnx as greedy
+        info = {"engine": "onnxruntime", "version": ort.__version__}
+    else:
+        import ai_edge_litert
+
+        from edgekd.export.causal_lm_tflite import greedy_decode_tflite as greedy
+        info = {"engine": "litert", "version": getattr(ai_edge_litert, "__version__", None),
+                "delegate": "xnnpack (default)"}
+    for tag in (-1, -2, -3):
+        mark(START, tag)
+        mark(STOP, tag)
+    tokens = greedy(model, prompt, new_tokens, 1, around_step=window)[0]
+    return np.asarray(tokens, dtype=np.int64), info
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
@@ -127,7 +163,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--arch", help="registered architecture of a .safetensors checkpoint")
     parser.add_argument("--kwargs", default="{}", help="its builder's keyword arguments, as JSON")
+    parser.add_argument("--decode", type=int, help="greedy-decode this many tokens (a causal LM)")
     args = parser.parse_args()
+    if args.decode:
+        tokens, info = decode(args.model, np.load(args.inputs), args.decode)
+        np.save(os.path.join(args.out, "outputs.npy"), tokens)
+        json.dump({**info, "cpu_count": os.cpu_count(), "new_tokens": args.decode},
+                  open(os.path.join(args.out, "guest.json"), "w"))
+        return 0
     if args.model.endswith(".safetensors"):
         run, info = load_pytorch(args.model, args.arch, json.loads(args.kwargs))
     else:

@@ -102,14 +102,72 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
 
     A .safetensors checkpoint runs in the guest's PyTorch, built as the registered architecture
     `arch` (edgekd.zoo) with `arch_kwargs`."""
-    if cpu not in CPUS:
-        raise ValueError(f"unknown emulated CPU {cpu!r}; choose from {', '.join(CPUS)}")
     pytorch = model.suffix == ".safetensors"
     if pytorch and not arch:
         raise ValueError(f"{model.name}: a checkpoint holds weights only; name its architecture")
+    tokens = inputs.ndim == 2 and inputs.dtype.kind in "iu"
+    inputs = np.ascontiguousarray(inputs, dtype=np.int64 if tokens else np.float32)  # token ids stay integers
+    arguments = ["--runs", str(runs), "--warmup", str(warmup)]
+    if pytorch:
+        arguments += ["--arch", arch, "--kwargs", json.dumps(arch_kwargs or {})]
+    windows, outputs, guest = _run_guest(model, inputs, cpu, arguments, root, timeout, package=pytorch, torch=pytorch)
+    overhead, measured = _measured(windows)
+    if len(measured) != runs:
+        raise RuntimeError(f"expected {runs} measured windows from the plugin, got {len(measured)}")
+    median = int(statistics.median(measured))
+    return EmulatedRun(cpu=cpu, instructions_per_inference=median,
+                       instruction_spread=(max(measured) - min(measured)) / median,
+                       marker_overhead=overhead, outputs=outputs, guest=guest)
+
+
+@dataclass
+class EmulatedDecode:
+    cpu: str
+    instructions_per_token: int  # median over the decode steps after the prefill
+    instruction_spread: float  # (max − min) / median over those steps (they grow with the cache)
+    prefill_instructions: int  # the prompt's prefill and the first new token
+    tokens: list[int]  # the greedy tokens, for parity with x86
+    guest: dict
+
+
+def run_emulated_decode(model: Path, prompt_ids, new_tokens: int, cpu: str, root: Path | None = None,
+                        timeout: float = 900) -> EmulatedDecode:
+    """Greedy-decode `new_tokens` from `prompt_ids` with a KV-cache causal LM export (.onnx or
+    .tflite) on `cpu`, and count instructions per generated token. The guest runs the same decoding
+    code as x86 (`greedy_decode_onnx` / `greedy_decode_tflite`), one marked window per step."""
+    if new_tokens < 2:
+        raise ValueError("new_tokens must be at least 2: the first step is the prefill")
+    if model.suffix not in (".onnx", ".tflite"):
+        raise ValueError(f"{model.name}: emulated decoding runs .onnx and .tflite exports only")
+    prompt = np.ascontiguousarray(np.asarray(prompt_ids, dtype=np.int64).reshape(1, -1))
+    windows, outputs, guest = _run_guest(model, prompt, cpu, ["--decode", str(new_tokens)], root, timeout,
+                                         package=True, torch=False)
+    _, measured = _measured(windows)
+    if len(measured) != new_tokens:
+        raise RuntimeError(f"expected {new_tokens} step windows from the plugin, got {len(measured)}")
+    steps = measured[1:]
+    median = int(statistics.median(steps))
+    return EmulatedDecode(cpu=cpu, instructions_per_token=median,
+                          instruction_spread=(max(steps) - min(steps)) / median,
+                          prefill_instructions=measured[0], tokens=[int(t) for t in outputs], guest=guest)
+
+
+def _measured(windows: list[tuple[int, ...]]) -> tuple[int, list[int]]:
+    """The marker's own cost (the median of the empty windows, tags < 0) and every measured window's
+    count without it, in tag order."""
+    overhead = int(statistics.median(w[2] for w in windows if w[0] < 0))
+    return overhead, [w[2] - overhead for w in sorted((w for w in windows if w[0] >= 0), key=lambda w: w[0])]
+
+
+def _run_guest(model: Path, inputs: np.ndarray, cpu: str, arguments: list[str], root: Path | None,
+               timeout: float, package: bool, torch: bool) -> tuple[list[tuple[int, ...]], np.ndarray, dict]:
+    """One run of the guest script under QEMU: the plugin's windows, the saved outputs, guest.json.
+    `package`: copy edgekd into the job for the guest to import; `torch`: add the aarch64 torch."""
+    if cpu not in CPUS:
+        raise ValueError(f"unknown emulated CPU {cpu!r}; choose from {', '.join(CPUS)}")
     root = check_available(root)
     rootfs = root / "rootfs"
-    if pytorch and not (rootfs / "opt/site-torch/torch").is_dir():  # a set-up older than PyTorch rows
+    if torch and not (rootfs / "opt/site-torch/torch").is_dir():  # a set-up older than PyTorch rows
         raise EmulatorUnavailable(f"no aarch64 PyTorch in {root} (run `make arm-setup` again to add it)")
     view = cpu_view(root, cpu)
     jobs = root / "jobs"
@@ -119,24 +177,20 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
         job = Path(job_dir)
         shutil.copyfile(GUEST_SCRIPT, job / "guest.py")
         shutil.copyfile(model, job / model.name)
-        tokens = inputs.ndim == 2 and inputs.dtype.kind in "iu"
-        dtype = np.int64 if tokens else np.float32  # token-id rows stay integers
-        np.save(job / "inputs.npy", np.ascontiguousarray(inputs, dtype=dtype))
+        np.save(job / "inputs.npy", inputs)
         counts = job / "windows.txt"
         command = ["setarch", "x86_64", "-R",  # no ASLR: identical guest addresses, identical counts
                    "qemu-aarch64", "-cpu", cpu, "-L", str(view), "-plugin",
                    f"{root / 'plugin' / 'libinsncount.so'},out={counts}",
                    str(rootfs / "usr/bin/python3.11"), str(job / "guest.py"), str(job / model.name),
-                   str(job / "inputs.npy"), str(job), "--runs", str(runs), "--warmup", str(warmup)]
-        pythonpath = "/opt/site"
-        if pytorch:
-            # The guest rebuilds the model from the same zoo code as x86: a copy of the package in the
-            # job (the guest's own, throw-away bytecode lands there, not in the source tree), and the
-            # aarch64 torch from its own folder (tools/arm/setup.sh).
+                   str(job / "inputs.npy"), str(job), *arguments]
+        pythonpath = ["/opt/site"]
+        if package:
+            # The guest runs the same edgekd code as x86 (the zoo, the decoding loops): a copy of the
+            # package in the job, where the guest's own throw-away bytecode lands, not in the source tree.
             shutil.copytree(PACKAGE, job / "edgekd", ignore=shutil.ignore_patterns("__pycache__"))
-            command += ["--arch", arch, "--kwargs", json.dumps(arch_kwargs or {})]
-            pythonpath = f"/opt/site:/opt/site-torch:{job}"
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": pythonpath, "PYTHONHASHSEED": "0", "HOME": "/root",
+            pythonpath += ["/opt/site-torch"] * torch + [str(job)]  # the aarch64 torch has its own folder
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(pythonpath), "PYTHONHASHSEED": "0", "HOME": "/root",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
@@ -145,11 +199,4 @@ def run_emulated(model: Path, inputs: np.ndarray, cpu: str, runs: int = 11, warm
         windows = [tuple(map(int, m.groups())) for m in WINDOW.finditer(counts.read_text())]
         outputs = np.load(job / "outputs.npy")
         guest = json.loads((job / "guest.json").read_text())
-    overhead = int(statistics.median(w[2] for w in windows if w[0] < 0))
-    measured = [w[2] - overhead for w in windows if w[0] >= 0]
-    if len(measured) != runs:
-        raise RuntimeError(f"expected {runs} measured windows from the plugin, got {len(measured)}")
-    median = int(statistics.median(measured))
-    return EmulatedRun(cpu=cpu, instructions_per_inference=median,
-                       instruction_spread=(max(measured) - min(measured)) / median,
-                       marker_overhead=overhead, outputs=outputs, guest=guest)
+    return windows, outputs, guest

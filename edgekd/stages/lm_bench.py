@@ -7,7 +7,9 @@ noisy neighbour slows them all alike. Every runtime decodes with its KV cache: P
 model's own, ONNX Runtime and LiteRT with the files' `past`/`kv_cache` tensors. The teacher and the
 student also write `sample_tokens` greedy tokens from the prompt, kept as text for the report. With
 `memory`, each model is also loaded and decoded once more in a process of its own, whose peak
-resident memory is the row's `peak_rss_bytes` (`edgekd.bench.decode_memory`).
+resident memory is the row's `peak_rss_bytes` (`edgekd.bench.decode_memory`). With `emulated_cpus`,
+every exported file also decodes `emulated_tokens` tokens under QEMU on those Arm cores, and the
+`emulated` rows give instructions per generated token (`edgekd.bench.emulated_decode`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class LmBenchConfig(StageConfig):
     repeats: PositiveInt = 3
     sample_tokens: PositiveInt = 32
     memory: bool = Field(True, description="peak RSS of a fresh process decoding with each model")
+    emulated_cpus: list[Literal["cortex-a53", "cortex-a76"]] = Field(
+        default_factory=list, description="Arm cores to emulate (QEMU, `make arm-setup`): instructions per token")
+    emulated_tokens: int = Field(16, ge=2, description="greedy tokens per emulated run; the first is the prefill")
 
 
 def _decoder(kind: str, target):
@@ -71,7 +76,7 @@ def _models(ctx) -> list[dict]:
     exported = ctx.latest("lm_export")
     for row in exported.metrics["exports"]:
         if row["status"] == "ok":
-            models.append({"model": "student", "format": row["format"], "runtime": row["runtime"],
+            models.append({"model": row["model"], "format": row["format"], "runtime": row["runtime"],
                            "target": exported.path / row["file"], "ref": str(exported.path / row["file"]),
                            "size_bytes": row["size_bytes"], "size_of": "file"})
     return models
@@ -116,7 +121,20 @@ class LmBenchStage(Stage):
         for row in rows:
             ctx.console.print(f"{row['model']} {row['format']:11s} {row['threads']} thread(s): "
                               f"{row['decode_tokens_per_s']:.0f} tokens/s, first token {row['ttft_ms']:.1f} ms")
-        return {"rows": rows, "samples": samples, "prompt_tokens": len(prompt)}
+        emulated = []
+        if config.emulated_cpus:  # after every timing: the emulator keeps both cores busy
+            from edgekd.bench.emulated_decode import emulated_decode_rows
+
+            emulated = emulated_decode_rows(models, prompt, config.emulated_tokens, config.emulated_cpus)
+            for row in emulated:
+                if row["status"] != "skipped":
+                    ctx.console.print(f"{row['model']} {row['format']:11s} {row['target']}: " + (
+                        f"{row['instructions_per_token'] / 1e6:.2f}M instructions per token"
+                        if row["status"] == "ok" else f"failed ({row['reason']})"))
+            for reason in dict.fromkeys(row["reason"] for row in emulated if row["status"] == "skipped"):
+                skipped = sorted({f"{r['model']} {r['format']}" for r in emulated if r["reason"] == reason})
+                ctx.console.print(f"not emulated: {', '.join(skipped)}: {reason}")
+        return {"rows": rows, "samples": samples, "prompt_tokens": len(prompt), "emulated": emulated}
 
 
 def _peak_rss(model: dict, prompt_file: Path, new_tokens: int) -> int:
@@ -126,7 +144,7 @@ def _peak_rss(model: dict, prompt_file: Path, new_tokens: int) -> int:
 
 
 def _add_speedups(rows: list[dict]) -> None:
-    """Decode speed over the teacher in PyTorch, and over the student's own fp32 file of the same
+    """Decode speed over the teacher in PyTorch, and over the same model's fp32 file of the same
     runtime, at the same thread count."""
     by_key = {(r["model"], r["format"], r["threads"]): r for r in rows}
     for row in rows:
@@ -134,6 +152,6 @@ def _add_speedups(rows: list[dict]) -> None:
         if teacher and teacher["decode_tokens_per_s"]:
             row["decode_speedup_vs_teacher"] = row["decode_tokens_per_s"] / teacher["decode_tokens_per_s"]
         if row["format"].endswith("_int8"):
-            fp32 = by_key.get(("student", row["format"].replace("_int8", "_fp32"), row["threads"]))
+            fp32 = by_key.get((row["model"], row["format"].replace("_int8", "_fp32"), row["threads"]))
             if fp32 and fp32["decode_tokens_per_s"]:
                 row["decode_speedup_vs_fp32"] = row["decode_tokens_per_s"] / fp32["decode_tokens_per_s"]

@@ -10,6 +10,10 @@ Each file is decoded greedily on a fixed held-out prompt for `parity_steps` toke
 student: the largest logit difference relative to the largest logit, and the first step where the
 greedy tokens part (with the int8 logit error beside it, which explains it). A format that fails to
 export or load leaves a row with the reason, and the others still run.
+With `teacher_formats`, the teacher goes to ONNX the same way (checked against itself in PyTorch), so
+the bench sets teacher and student side by side in one runtime, on the emulated Arm cores too, and
+shows what int8 alone does to the teacher. A GGUF teacher has no safetensors folder for litert-torch's
+generative export, so there is no teacher TFLite.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class LmExportConfig(StageConfig):
     prompt_tokens: PositiveInt = Field(64, description="the fixed prompt: the first tokens of held-out chunk 0")
     parity_steps: PositiveInt = 32
     kv_cache_max_len: PositiveInt = Field(256, description="TFLite's fixed cache length (prompt + new tokens)")
+    teacher_formats: list[Literal["onnx_fp32", "onnx_int8"]] = Field(
+        default_factory=list, description="the teacher as ONNX files too (about 8x the student's bytes)")
 
 
 def fixed_prompt(ctx, tokens: int):
@@ -46,16 +52,17 @@ def fixed_prompt(ctx, tokens: int):
     return stream[:tokens].copy()
 
 
-def _export(fmt: str, folder: Path, student, path: Path, config: LmExportConfig, prompt_len: int) -> dict:
+def _export(fmt: str, folder: Path, model, path: Path, config: LmExportConfig, prompt_len: int) -> dict:
+    """Write `path`; `folder` is the student's safetensors folder (the TFLite route reads it)."""
     if fmt.startswith("onnx"):
         from edgekd.export.causal_lm_onnx import export_causal_lm, quantize_causal_lm
 
         if fmt == "onnx_fp32":
-            export_causal_lm(student, path)
+            export_causal_lm(model, path)
             return {}
-        fp32 = path.with_name("student.onnx")
+        fp32 = path.with_name(path.name.replace(".int8", ""))
         if not fp32.is_file():
-            export_causal_lm(student, fp32)
+            export_causal_lm(model, fp32)
         return {"float_weight_ops": quantize_causal_lm(fp32, path)}
     from edgekd.export.causal_lm_tflite import export_causal_lm_tflite
 
@@ -74,10 +81,10 @@ def _parity(fmt: str, student, path: Path, prompt, steps: int) -> dict:
     return check_parity_tflite(student, path, prompt, steps)
 
 
-def file_name(fmt: str) -> str:
+def file_name(fmt: str, model: str = "student") -> str:
     family, precision = fmt.split("_")
     suffix = ".onnx" if family == "onnx" else ".tflite"
-    return "student" + ("" if precision == "fp32" else ".int8") + suffix
+    return model + ("" if precision == "fp32" else ".int8") + suffix
 
 
 class LmExportStage(Stage):
@@ -87,22 +94,25 @@ class LmExportStage(Stage):
     def run(self, config: LmExportConfig, ctx, out: Path) -> dict[str, Any]:
         import numpy as np
 
-        from edgekd.models.causal_lm import load_student
+        from edgekd.models.causal_lm import load_student, teacher_model
         from edgekd.stages.lm_distill import STUDENT_FOLDER
 
         distilled = ctx.latest("lm_distill")
         folder = distilled.path / STUDENT_FOLDER
-        student = load_student(folder)
+        models = {"student": load_student(folder)}
+        if config.teacher_formats:
+            models["teacher"] = teacher_model(ctx.latest("lm_teacher").metrics["model"])
         prompt = fixed_prompt(ctx, config.prompt_tokens)
         np.save(out / PROMPT_FILE, prompt)
         rows = []
-        for fmt in config.formats:
-            path = out / file_name(fmt)
-            row = {"model": "student", "format": fmt, "file": path.name,
+        jobs = [("student", fmt) for fmt in config.formats] + [("teacher", fmt) for fmt in config.teacher_formats]
+        for name, fmt in jobs:
+            path, model = out / file_name(fmt, name), models[name]
+            row = {"model": name, "format": fmt, "file": path.name,
                    "runtime": "onnxruntime" if fmt.startswith("onnx") else "litert"}
             try:
-                row.update(_export(fmt, folder, student, path, config, len(prompt)))
-                row.update(size_bytes=path.stat().st_size, parity=_parity(fmt, student, path, prompt, config.parity_steps),
+                row.update(_export(fmt, folder, model, path, config, len(prompt)))
+                row.update(size_bytes=path.stat().st_size, parity=_parity(fmt, model, path, prompt, config.parity_steps),
                            status="ok")
             except Exception as exc:  # noqa: BLE001 - any converter failure becomes the row's reason
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -110,7 +120,7 @@ class LmExportStage(Stage):
                 path.unlink(missing_ok=True)
             rows.append(row)
             ctx.console.print(_line(row))
-        failures = [f"student/{row['format']}" for row in rows if row["status"] != "ok"]
+        failures = [f"{row['model']}/{row['format']}" for row in rows if row["status"] != "ok"]
         return {"exports": rows, "failures": failures, "prompt_tokens": len(prompt),
                 "parity_steps": config.parity_steps, "student_params": distilled.metrics["params"],
                 "method": distilled.metrics["export_method"]}
@@ -118,9 +128,9 @@ class LmExportStage(Stage):
 
 def _line(row: dict) -> str:
     if row["status"] != "ok":
-        return f"student {row['format']}: failed ({row['reason']})"
+        return f"{row['model']} {row['format']}: failed ({row['reason']})"
     parity = row["parity"]
     mismatch = parity["first_token_mismatch"]
-    return (f"student {row['format']}: {row['size_bytes'] / 1e6:.1f} MB, max|Δlogit| / max|logit| "
+    return (f"{row['model']} {row['format']}: {row['size_bytes'] / 1e6:.1f} MB, max|Δlogit| / max|logit| "
             f"{parity['rel_logit_error']:.1e}, greedy tokens "
             + ("equal for every step" if mismatch is None else f"part at step {mismatch}"))

@@ -26,7 +26,8 @@ def _config(tmp_path, distill: dict | None = None, data: dict | None = None):
                    {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward", "seq_kd"],
                     "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})},
                    {"type": "lm_export", "prompt_tokens": 16, "parity_steps": 16, "kv_cache_max_len": 64},
-                   {"type": "lm_bench", "threads": [1], "repeats": 1, "new_tokens": 8, "sample_tokens": 8}],
+                   {"type": "lm_bench", "threads": [1], "repeats": 1, "new_tokens": 8, "sample_tokens": 8,
+                    "emulated_cpus": ["cortex-a53"], "emulated_tokens": 4}],
     })
 
 
@@ -106,7 +107,31 @@ def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
         assert row["prompt_tokens"] == 16 and row["new_tokens"] == 8
         assert row["peak_rss_bytes"] > 50e6  # a process with torch loaded, measured on its own
     peaks = {row["format"]: row["peak_rss_bytes"] for row in bench["rows"] if row["model"] == "student"}
-    assert peaks["tflite_int8"] < peaks["pytorch"]  # LiteRT alone, without torch's kernels    assert bench["samples"]["teacher"] and bench["samples"]["prompt"]
+    assert peaks["tflite_int8"] < peaks["pytorch"]  # LiteRT alone, without torch's kernels
+    assert bench["samples"]["teacher"] and bench["samples"]["prompt"]
+
+
+def test_every_exported_file_decodes_on_an_emulated_arm_core(distilled):
+    from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available
+
+    _, result = distilled
+    rows = {row["format"]: row for row in result.artifacts["lm_bench"].metrics["emulated"]
+            if row["model"] == "student"}
+    assert set(rows) == {"pytorch", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    assert rows["pytorch"]["status"] == "skipped" and "transformers" in rows["pytorch"]["reason"]
+    try:
+        check_available()
+    except EmulatorUnavailable:
+        assert all(row["status"] == "skipped" and "make arm-setup" in row["reason"]
+                   for fmt, row in rows.items() if fmt != "pytorch")
+        pytest.skip("aarch64 emulator not set up (make arm-setup)")
+    for fmt in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
+        row = rows[fmt]
+        assert row["status"] == "ok", row
+        assert row["target"] == "qemu-aarch64-cortex-a53" and row["tokens_agree_with_x86"] == 4
+        # A 64-wide student is too small for int8 to count fewer instructions than fp32 on an A53
+        # (quantising the activations costs as much as it saves), so only the size of the cost is checked.
+        assert row["prefill_instructions"] > row["instructions_per_token"] > 1e5, row
 
 
 def test_a_rerun_reuses_every_artifact(distilled):
