@@ -12,12 +12,14 @@ benchmarks/results/llm_results.json:
   KD better) with its paired bootstrap 95 % interval;
 - `cache_bytes_per_token` and `cache_topk_mass` keyed by k;
 - `exports`: one row per model, format and thread count (teacher and student in PyTorch, the student's
-  ONNX and TFLite files fp32/int8, each with a KV cache): `decode_tokens_per_s`, `ttft_ms`,
-  `size_bytes`, the speedups over the teacher and over the same runtime's fp32 file;
+  ONNX and TFLite files fp32/int8 and the teacher's ONNX files, each with a KV cache):
+  `decode_tokens_per_s`, `ttft_ms`, `size_bytes`, the speedups over the teacher and over the same
+  model's fp32 file in the same runtime;
 - `emulated`: one row per model, format and emulated Arm core (QEMU Cortex-A53 / A76, one thread):
   `instructions_per_token` (median over the decode steps), `prefill_instructions`, and
   `tokens_agree_with_x86` (the same file's greedy tokens on x86); the PyTorch models are skipped rows;
-- `parity`: each file's greedy decoding against the PyTorch student over 32 steps;
+- `parity`: each file's greedy decoding against the same model in PyTorch over 32 steps (the
+  teacher's ONNX files against the teacher);
 - `samples`: the fixed prompt, and what the teacher and the student write after it.
 Sequence-level KD (Kim & Rush 2016) adds an `lm_generate` stage before `lm_distill`: the teacher
 continues a 16-token prompt from each of the 2,000 training chunks to 128 tokens (nucleus sampling,
@@ -111,7 +113,7 @@ def main() -> None:
         "cache_topk_mass": {str(k): {"mean": sizes[k]["topk_mass_mean"], "p05": sizes[k]["topk_mass_p05"]}
                             for k in sorted(sizes)},
         "exports": bench["rows"],
-        "parity": [{key: row.get(key) for key in ("format", "status", "reason", "size_bytes", "parity")}
+        "parity": [{key: row.get(key) for key in ("model", "format", "status", "reason", "size_bytes", "parity")}
                    for row in exported["exports"]],
         "samples": bench["samples"],
         "emulated": bench["emulated"],

@@ -22,7 +22,7 @@ from edgekd.kd.features import capture
 from edgekd.kd.losses import mutual_learning_loss, self_distillation_loss
 from edgekd.kd.token_losses import next_token_ce
 from edgekd.kd.teacher_targets import CachedTargets
-from edgekd.kd.train_checkpoint import load_checkpoint, save_checkpoint
+from edgekd.kd.train_checkpoint import Resumed, load_checkpoint, save_checkpoint
 from edgekd.progress import progress_bar
 
 
@@ -44,6 +44,7 @@ class Recipe:
     freeze: tuple[str, ...] = ()  # parameter-name prefixes that are not trained
     objective: str = "logits"  # "embedding": regress the cached teacher vectors (no labels); "mutual": Peers;
     # "next_token": a causal LM whose labels are [batch, length] next tokens
+    checkpoint_steps: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
 
 
 def train(
@@ -63,8 +64,9 @@ def train(
 
     `teacher` is the cached teacher (None trains with cross-entropy alone); with an augmented cache
     each batch is the stored views the teacher saw. `feature_terms` adds hint / relation losses on
-    the student's intermediate layers. With `checkpoint`, state is saved there after every epoch and,
-    when the file exists, training continues from it: a killed run resumes with the same weights.
+    the student's intermediate layers. With `checkpoint`, state is saved there after every epoch (and
+    every `recipe.checkpoint_steps` steps) and, when the file exists, training continues from it: a
+    killed run resumes with the same weights.
     """
     torch.manual_seed(seed)
     generator = np.random.default_rng(seed)
@@ -84,18 +86,25 @@ def train(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe.lr, total_steps=max(recipe.epochs * plan.steps, MIN_SCHEDULE_STEPS), pct_start=0.2)
     alpha = recipe.alpha if teacher is not None else 0.0
-    done = 0
+    resumed = Resumed(epoch=0)
     if checkpoint is not None and checkpoint.is_file():
-        done = load_checkpoint(checkpoint, trained, optimizer, schedule, generator)
-        console.print(f"{label}: resuming after epoch {done}")
+        resumed = load_checkpoint(checkpoint, trained, optimizer, schedule, generator)
+        console.print(f"{label}: resuming after epoch {resumed.epoch}"
+                      + (f", step {resumed.step} of {plan.steps}" if resumed.step else ""))
+    done = resumed.epoch
     trained.train()
     net = model if world_size == 1 else _data_parallel(model, feature_terms)
     layers = feature_terms.student_layers if feature_terms is not None else []
     with progress_bar(console) as progress, capture(model, layers, "student") as captured:
-        task = progress.add_task(label, total=recipe.epochs * plan.steps, status="", completed=done * plan.steps)
+        task = progress.add_task(label, total=recipe.epochs * plan.steps, status="",
+                                 completed=done * plan.steps + resumed.step)
         for epoch in range(done, recipe.epochs):
-            running = 0.0
-            for index in plan.epoch(epoch):
+            skip = resumed.step if epoch == done else 0
+            batches, epoch_generator = _epoch_batches(plan, epoch, generator, resumed if skip else None)
+            running = resumed.running_loss if skip else 0.0
+            for step, index in enumerate(batches):
+                if step < skip:  # trained before the kill: the same order, so the same batches
+                    continue
                 if teacher is None:
                     batch = x_all[index] if augment is None else augment(x_all[index], generator)
                     outputs = net(batch.contiguous(memory_format=layout))
@@ -123,6 +132,10 @@ def train(
                 schedule.step()
                 running += loss.item()
                 progress.advance(task)
+                if (checkpoint is not None and rank == 0 and recipe.checkpoint_steps
+                        and (step + 1) % recipe.checkpoint_steps == 0 and step + 1 < plan.steps):
+                    save_checkpoint(checkpoint, epoch, trained, optimizer, schedule, generator,
+                                    within=Resumed(epoch, step + 1, epoch_generator, running))
             status = f"epoch {epoch + 1}/{recipe.epochs} loss {running / plan.steps:.3f}"
             progress.update(task, status=status)
             if not console.is_terminal:  # bars only render at the end in logs; say where we are
@@ -131,6 +144,20 @@ def train(
                 save_checkpoint(checkpoint, epoch + 1, trained, optimizer, schedule, generator)
     trained.to(memory_format=torch.contiguous_format)  # checkpoints and exporters expect plain tensors
     return model.eval()
+
+
+def _epoch_batches(plan, epoch: int, generator: np.random.Generator, resumed: Resumed | None):
+    """The epoch's batches and the generator state they were drawn from. Resuming inside an epoch,
+    the order is drawn again from the saved pre-epoch state, then the generator goes back to where
+    the killed run left it (later augmentation draws continue from there)."""
+    if resumed is None:
+        state = generator.bit_generator.state
+        return plan.epoch(epoch), state
+    now = generator.bit_generator.state
+    generator.bit_generator.state = resumed.epoch_generator
+    batches = plan.epoch(epoch)  # the permutation is drawn here, eagerly
+    generator.bit_generator.state = now
+    return batches, resumed.epoch_generator
 
 
 def _optimizer(trained: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:

@@ -6,7 +6,8 @@ same tokens:
 - `kd_forward`, `kd_reverse`, `gkd_jsd`: α · divergence to the cached top-k teacher + (1 − α) · CE
   (`edgekd.kd.token_losses`: forward KL, MiniLLM's reverse KL, GKD's generalised JSD with β);
 - `seq_kd`: sequence-level KD (Kim & Rush 2016), CE on the text the teacher wrote (`lm_generate`).
-Training runs on the shared trainer (AdamW, one-cycle, epoch checkpoints: a killed run resumes).
+Training runs on the shared trainer (AdamW, one-cycle, checkpoints every `checkpoint_steps` steps
+and at epoch ends: a killed run resumes from the last one).
 Each student is scored on the held-out chunks: perplexity, and top-1 agreement with the teacher's
 next token. Every KD method is compared with CE per seed by the mean per-chunk loss difference and
 its paired bootstrap interval. The student of `export` is saved as a Hugging Face folder (safetensors),
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from edgekd.config import StageConfig, StrictModel
 from edgekd.stages.base import Stage
@@ -33,13 +34,17 @@ class LmTrainConfig(StrictModel):
     batch_size: PositiveInt = 8
     lr: PositiveFloat = 1e-3
     weight_decay: float = Field(0.01, ge=0.0)
+    # Left out of the artifact id (exclude): how often a run saves its state never changes what it trains.
+    checkpoint_steps: NonNegativeInt = Field(
+        50, exclude=True, description="also checkpoint every N steps inside an epoch, so a killed "
+                                      "one-epoch run resumes from the step (0: at epoch ends only)")
 
     def recipe(self, alpha: float):
         from edgekd.kd.trainer import Recipe
 
         return Recipe(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=0.9,
                       weight_decay=self.weight_decay, temperature=1.0, alpha=alpha, optimizer="adamw",
-                      objective="next_token")
+                      objective="next_token", checkpoint_steps=self.checkpoint_steps)
 
 
 class LmDistillConfig(StageConfig):

@@ -1,5 +1,5 @@
-"""kill -9 in the middle of language-model distillation: the next run resumes from the last epoch
-checkpoint and ends with the same students as a run never interrupted."""
+"""kill -9 in the middle of language-model distillation: the next run resumes from the last
+checkpoint, inside an epoch, and ends with the same students as a run never interrupted."""
 
 import hashlib
 import io
@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import torch
 import yaml
 from rich.console import Console
 
@@ -25,7 +26,9 @@ def _pipeline(folder) -> dict:
             "data": {"type": "tokens", "tokenizer": SMOLLM2, "length": 32, "train_subset": 32, "test_subset": 4},
             "stages": [{"type": "lm_teacher", "model": SMOLLM2},
                        {"type": "token_cache", "k": 4},
-                       {"type": "lm_distill", "methods": ["ce", "kd_forward"], "train": {"epochs": 3, "lr": 3e-3},
+                       {"type": "lm_distill", "methods": ["ce", "kd_forward"],
+                        # 16 steps an epoch, a checkpoint every 4: the kill lands inside the first epoch
+                        "train": {"epochs": 2, "batch_size": 2, "lr": 3e-3, "checkpoint_steps": 4},
                         "student": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                                     "num_attention_heads": 2, "num_key_value_heads": 1}}]}
 
@@ -47,7 +50,7 @@ def test_killed_lm_distill_resumes_to_the_same_students(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     try:
-        # After the KD student's first epoch checkpoint: the CE student is done, the KD one half-way.
+        # After the KD student's first checkpoint: the CE student is done, the KD one a quarter in.
         while not list((folder / "artifacts").glob(".resume/lm_distill-*/kd_forward-seed0.ckpt")):
             assert process.poll() is None, f"the run ended (exit {process.returncode}) before the kill point"
             assert time.time() < deadline, "kill point not reached in time"
@@ -57,7 +60,10 @@ def test_killed_lm_distill_resumes_to_the_same_students(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+    checkpoint, = (folder / "artifacts").glob(".resume/lm_distill-*/kd_forward-seed0.ckpt")
+    left = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert left["epoch"] == 0 and left["step"] in (4, 8, 12), "the kill is meant to land inside the first epoch"
     log = io.StringIO()
     resumed = run(parse_config(yaml.safe_load(config.read_text())), console=Console(file=log, width=200))
     assert _outcome(resumed) == _outcome(reference)
-    assert "kd_forward seed 0: resuming after epoch" in log.getvalue()  # resumed, not restarted
+    assert f"kd_forward seed 0: resuming after epoch 0, step {left['step']} of 16" in log.getvalue()  # not restarted
