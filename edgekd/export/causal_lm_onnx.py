@@ -135,16 +135,21 @@ def _prompt(prompt_ids) -> np.ndarray:
     return ids
 
 
-def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1, around_step=None):
+def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1, around_step=None,
+                       profile_prefix: str | None = None):
     """Greedy decoding at batch 1 in ONNX Runtime on CPU: one prefill run, then one run per token.
     Returns (tokens, logits [new_tokens, vocab] that chose them, timings): `ttft_ms` is the prefill,
     `decode_tokens_per_s` the new_tokens - 1 runs after it. `around_step(step)`, if given, is a
-    context manager around each run (step 0 the prefill): the emulated ARM guest counts inside it."""
+    context manager around each run (step 0 the prefill): the emulated ARM guest counts inside it.
+    With `profile_prefix`, ORT's profiler records every node and timings["profile"] names its JSON
+    file (the profiler itself slows the run: read its shares, not its speed)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.log_severity_level = 3
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     past_inputs = [i for i in session.get_inputs() if i.name.startswith("past.")]
     if not past_inputs:
@@ -168,7 +173,8 @@ def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1
         past = {name.replace("present.", "past."): value for name, value in zip(present_names, present)}
         ids, positions = np.array([[tokens[-1]]], np.int64), np.array([[length]], np.int64)
         length += 1
-    return tokens, np.stack(rows) if rows else np.zeros((0, 0), np.float32), _timings(step_s)
+    timings = _timings(step_s) | ({"profile": session.end_profiling()} if profile_prefix else {})
+    return tokens, np.stack(rows) if rows else np.zeros((0, 0), np.float32), timings
 
 
 def _past_length(past: dict[str, np.ndarray]) -> int:
