@@ -115,15 +115,50 @@ def quantize_causal_lm(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMu
     return float_weight_ops(dst)
 
 
+def quantize_causal_lm_blockwise(src: Path, dst: Path, block_size: int = 32) -> dict[str, int]:
+    """int8 for models whose activations defeat `quantize_causal_lm`: SmolLM2-135M's tokens part at
+    step 2 there (benchmarks/README.md), because one scale per activation tensor cannot hold its
+    outliers. Here every MatMul becomes ORT's `MatMulNBits` with 8-bit weights in blocks of
+    `block_size` along K, and its activations are quantised per block at run time (accuracy_level 4,
+    int8 compute), so an outlier costs one block its resolution, not the whole tensor. The embedding's
+    Gather is then stored int8 as in `quantize_causal_lm` (MatMulNBits does not take a Gather). Returns
+    the op types still holding float weights."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from edgekd.export.onnx_export import _quiet
+
+    src, dst = Path(src), Path(dst)
+    prepared, blockwise = dst.with_suffix(".pre.onnx"), dst.with_suffix(".nbits.onnx")
+    try:
+        with _quiet():
+            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)  # unties the lm_head (above)
+            settings = {"bits": 8, "block_size": block_size, "is_symmetric": True, "accuracy_level": 4,
+                        "op_types_to_quantize": ("MatMul",), "quant_axes": (("MatMul", 0),)}
+            quantizer = MatMulNBitsQuantizer(onnx.load(str(prepared)), **settings,
+                                             algo_config=DefaultWeightOnlyQuantConfig(**settings))
+            quantizer.process()
+            quantizer.model.save_model_to_file(str(blockwise), use_external_data_format=False)
+            quantize_dynamic(str(blockwise), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+                             op_types_to_quantize=["Gather"])
+    finally:
+        prepared.unlink(missing_ok=True)
+        blockwise.unlink(missing_ok=True)
+    return float_weight_ops(dst)
+
+
 def float_weight_ops(path: Path) -> dict[str, int]:
-    """Nodes that take a float matrix initializer (a weight, not a bias or a scale), by op type."""
+    """Nodes that take a float matrix initializer (a weight, not a bias or a scale), by op type.
+    MatMulNBits holds its weight as packed integers; its float inputs are the per-block scales."""
     import onnx
 
     graph = onnx.load(str(path)).graph
     weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) >= 2}
     counts: dict[str, int] = {}
     for node in graph.node:
-        if weights.intersection(node.input):
+        if node.op_type != "MatMulNBits" and weights.intersection(node.input):
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 

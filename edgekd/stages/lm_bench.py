@@ -151,7 +151,7 @@ def _add_speedups(rows: list[dict]) -> None:
         teacher = by_key.get(("teacher", "pytorch", row["threads"]))
         if teacher and teacher["decode_tokens_per_s"]:
             row["decode_speedup_vs_teacher"] = row["decode_tokens_per_s"] / teacher["decode_tokens_per_s"]
-        if row["format"].endswith("_int8"):
-            fp32 = by_key.get((row["model"], row["format"].replace("_int8", "_fp32"), row["threads"]))
+        if "_int8" in row["format"]:  # onnx_int8, onnx_int8_block, tflite_int8
+            fp32 = by_key.get((row["model"], row["format"].split("_")[0] + "_fp32", row["threads"]))
             if fp32 and fp32["decode_tokens_per_s"]:
                 row["decode_speedup_vs_fp32"] = row["decode_tokens_per_s"] / fp32["decode_tokens_per_s"]

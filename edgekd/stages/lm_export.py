@@ -3,6 +3,8 @@
 - `onnx_fp32` / `onnx_int8`: one graph for prefill and decode (`past.*` in, `present.*` out;
   `edgekd.export.causal_lm_onnx`), int8 by ONNX Runtime's dynamic quantisation after
   `quant_pre_process` (MatMul and the embedding's Gather in int8).
+- `onnx_int8_block`: int8 for models whose activation outliers break `onnx_int8` (SmolLM2-135M
+  itself): `MatMulNBits` with 8-bit weights and activations quantised per block of 32.
 - `tflite_fp32` / `tflite_int8`: litert-torch's generative export (`prefill_<n>` and `decode`
   signatures, a fixed-size KV cache; `edgekd.export.causal_lm_tflite`), int8 by its dynamic-int8
   recipe.
@@ -26,17 +28,19 @@ from pydantic import Field, PositiveInt
 from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
 
-FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")
+FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")  # the default; onnx_int8_block on request
+Format = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"]
+SUFFIXES = {"fp32": "", "int8": ".int8", "int8_block": ".int8-block"}  # student.int8-block.onnx
 PROMPT_FILE = "prompt.npy"
 
 
 class LmExportConfig(StageConfig):
     type: Literal["lm_export"] = "lm_export"
-    formats: list[Literal["onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"]] = list(FORMATS)
+    formats: list[Format] = list(FORMATS)
     prompt_tokens: PositiveInt = Field(64, description="the fixed prompt: the first tokens of held-out chunk 0")
     parity_steps: PositiveInt = 32
     kv_cache_max_len: PositiveInt = Field(256, description="TFLite's fixed cache length (prompt + new tokens)")
-    teacher_formats: list[Literal["onnx_fp32", "onnx_int8"]] = Field(
+    teacher_formats: list[Literal["onnx_fp32", "onnx_int8", "onnx_int8_block"]] = Field(
         default_factory=list, description="the teacher as ONNX files too (about 8x the student's bytes)")
 
 
@@ -55,15 +59,16 @@ def fixed_prompt(ctx, tokens: int):
 def _export(fmt: str, folder: Path, model, path: Path, config: LmExportConfig, prompt_len: int) -> dict:
     """Write `path`; `folder` is the student's safetensors folder (the TFLite route reads it)."""
     if fmt.startswith("onnx"):
-        from edgekd.export.causal_lm_onnx import export_causal_lm, quantize_causal_lm
+        from edgekd.export.causal_lm_onnx import export_causal_lm, quantize_causal_lm, quantize_causal_lm_blockwise
 
         if fmt == "onnx_fp32":
             export_causal_lm(model, path)
             return {}
-        fp32 = path.with_name(path.name.replace(".int8", ""))
+        fp32 = path.with_name(path.name.split(".")[0] + ".onnx")  # the same model's fp32 file
         if not fp32.is_file():
             export_causal_lm(model, fp32)
-        return {"float_weight_ops": quantize_causal_lm(fp32, path)}
+        quantize = quantize_causal_lm if fmt == "onnx_int8" else quantize_causal_lm_blockwise
+        return {"float_weight_ops": quantize(fp32, path)}
     from edgekd.export.causal_lm_tflite import export_causal_lm_tflite
 
     written = export_causal_lm_tflite(folder, path, prefill_len=prompt_len, kv_cache_max_len=config.kv_cache_max_len,
@@ -82,9 +87,8 @@ def _parity(fmt: str, student, path: Path, prompt, steps: int) -> dict:
 
 
 def file_name(fmt: str, model: str = "student") -> str:
-    family, precision = fmt.split("_")
-    suffix = ".onnx" if family == "onnx" else ".tflite"
-    return model + ("" if precision == "fp32" else ".int8") + suffix
+    family, precision = fmt.split("_", 1)
+    return model + SUFFIXES[precision] + (".onnx" if family == "onnx" else ".tflite")
 
 
 class LmExportStage(Stage):

@@ -25,7 +25,8 @@ def _config(tmp_path, distill: dict | None = None, data: dict | None = None):
                    {"type": "lm_generate", "sequences": 16, "prompt_tokens": 8, "batch_size": 16},
                    {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward", "seq_kd"],
                     "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})},
-                   {"type": "lm_export", "prompt_tokens": 16, "parity_steps": 16, "kv_cache_max_len": 64},
+                   {"type": "lm_export", "prompt_tokens": 16, "parity_steps": 16, "kv_cache_max_len": 64,
+                    "formats": ["onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"]},
                    {"type": "lm_bench", "threads": [1], "repeats": 1, "new_tokens": 8, "sample_tokens": 8,
                     "emulated_cpus": ["cortex-a53"], "emulated_tokens": 4}],
     })
@@ -85,15 +86,17 @@ def test_the_exported_student_is_a_safetensors_folder_with_the_teachers_vocabula
 def test_every_file_has_a_kv_cache_and_matches_pytorch(distilled):
     _, result = distilled
     rows = {row["format"]: row for row in result.artifacts["lm_export"].metrics["exports"]}
-    assert set(rows) == {"onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    assert set(rows) == {"onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"}
     assert all(row["status"] == "ok" for row in rows.values()), rows
+    assert rows["onnx_int8_block"]["file"] == "student.int8-block.onnx"
     for fmt in ("onnx_fp32", "tflite_fp32"):
         parity = rows[fmt]["parity"]
         assert parity["rel_logit_error"] <= 1e-4 and parity["first_token_mismatch"] is None
-    for family in ("onnx", "tflite"):
-        assert rows[f"{family}_int8"]["size_bytes"] < 0.6 * rows[f"{family}_fp32"]["size_bytes"]
-        assert rows[f"{family}_int8"]["parity"]["rel_logit_error"] < 0.1
-    assert rows["onnx_int8"]["float_weight_ops"] == {}
+    for fmt in ("onnx_int8", "onnx_int8_block", "tflite_int8"):
+        fp32 = rows[fmt.split("_")[0] + "_fp32"]
+        assert rows[fmt]["size_bytes"] < 0.6 * fp32["size_bytes"]
+        assert rows[fmt]["parity"]["rel_logit_error"] < 0.1
+    assert rows["onnx_int8"]["float_weight_ops"] == {} and rows["onnx_int8_block"]["float_weight_ops"] == {}
 
 
 def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
@@ -101,7 +104,8 @@ def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
     bench = result.artifacts["lm_bench"].metrics
     formats = {(row["model"], row["format"]) for row in bench["rows"]}
     assert formats == {("teacher", "pytorch"), ("student", "pytorch"), ("student", "onnx_fp32"),
-                       ("student", "onnx_int8"), ("student", "tflite_fp32"), ("student", "tflite_int8")}
+                       ("student", "onnx_int8"), ("student", "onnx_int8_block"), ("student", "tflite_fp32"),
+                       ("student", "tflite_int8")}
     for row in bench["rows"]:
         assert row["decode_tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["size_bytes"] > 0
         assert row["prompt_tokens"] == 16 and row["new_tokens"] == 8
@@ -117,7 +121,7 @@ def test_every_exported_file_decodes_on_an_emulated_arm_core(distilled):
     _, result = distilled
     rows = {row["format"]: row for row in result.artifacts["lm_bench"].metrics["emulated"]
             if row["model"] == "student"}
-    assert set(rows) == {"pytorch", "onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"}
+    assert set(rows) == {"pytorch", "onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"}
     assert rows["pytorch"]["status"] == "skipped" and "transformers" in rows["pytorch"]["reason"]
     try:
         check_available()
@@ -125,7 +129,7 @@ def test_every_exported_file_decodes_on_an_emulated_arm_core(distilled):
         assert all(row["status"] == "skipped" and "make arm-setup" in row["reason"]
                    for fmt, row in rows.items() if fmt != "pytorch")
         pytest.skip("aarch64 emulator not set up (make arm-setup)")
-    for fmt in ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8"):
+    for fmt in ("onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"):
         row = rows[fmt]
         assert row["status"] == "ok", row
         assert row["target"] == "qemu-aarch64-cortex-a53" and row["tokens_agree_with_x86"] == 4
