@@ -121,8 +121,11 @@ def quantize_causal_lm_blockwise(src: Path, dst: Path, block_size: int = 32) -> 
     outliers. Here every MatMul becomes ORT's `MatMulNBits` with 8-bit weights in blocks of
     `block_size` along K, and its activations are quantised per block at run time (accuracy_level 4,
     int8 compute), so an outlier costs one block its resolution, not the whole tensor. The embedding's
-    Gather is then stored int8 as in `quantize_causal_lm` (MatMulNBits does not take a Gather). Returns
-    the op types still holding float weights."""
+    Gather is then stored int8 as in `quantize_causal_lm` (MatMulNBits does not take a Gather). On
+    SmolLM2-135M this cuts the logit error from 0.66 to 0.066 of the largest logit; the int8 embedding
+    is most of what is left (0.041 with it float). Decoding wants dot-product cores: an emulated
+    Cortex-A53 runs it at 31x the instructions of `quantize_causal_lm`. Returns the op types still
+    holding float weights."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
