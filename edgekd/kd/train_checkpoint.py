@@ -25,6 +25,13 @@ class Resumed:
     epoch_generator: dict | None = None  # the generator's state before that epoch drew its order
     running_loss: float = 0.0  # the loss summed over those steps, for the epoch's status line
 
+    def describe(self, steps_per_epoch: int | None = None) -> str:
+        """"resuming after epoch 1", or "resuming after epoch 0, step 4 of 16" inside an epoch."""
+        text = f"resuming after epoch {self.epoch}"
+        if self.step:
+            text += f", step {self.step}" + (f" of {steps_per_epoch}" if steps_per_epoch else "")
+        return text
+
 
 def save_checkpoint(path: Path, epoch: int, model, optimizer, schedule, generator: np.random.Generator,
                     within: Resumed | None = None) -> None:
@@ -45,9 +52,16 @@ def save_checkpoint(path: Path, epoch: int, model, optimizer, schedule, generato
     os.replace(partial, path)
 
 
-def checkpoint_epoch(path: Path) -> int:
-    """How many epochs the checkpoint at `path` has done (a parent announcing what its workers resume)."""
-    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+def checkpoint_position(path: Path) -> Resumed:
+    """Where the checkpoint at `path` stands, without restoring it (a parent announcing what its
+    workers resume)."""
+    return _position(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def _position(state: dict) -> Resumed:
+    # .get: checkpoints written before steps were saved hold epoch ends only
+    return Resumed(epoch=int(state["epoch"]), step=int(state.get("step", 0)),
+                   epoch_generator=state.get("epoch_generator"), running_loss=float(state.get("running_loss", 0.0)))
 
 
 def load_checkpoint(path: Path, model, optimizer, schedule, generator: np.random.Generator) -> Resumed:
@@ -58,5 +72,4 @@ def load_checkpoint(path: Path, model, optimizer, schedule, generator: np.random
     schedule.load_state_dict(state["schedule"])
     generator.bit_generator.state = state["generator"]
     torch.set_rng_state(state["torch_rng"])
-    return Resumed(epoch=int(state["epoch"]), step=int(state.get("step", 0)),
-                   epoch_generator=state.get("epoch_generator"), running_loss=float(state.get("running_loss", 0.0)))
+    return _position(state)

@@ -89,8 +89,7 @@ def train(
     resumed = Resumed(epoch=0)
     if checkpoint is not None and checkpoint.is_file():
         resumed = load_checkpoint(checkpoint, trained, optimizer, schedule, generator)
-        console.print(f"{label}: resuming after epoch {resumed.epoch}"
-                      + (f", step {resumed.step} of {plan.steps}" if resumed.step else ""))
+        console.print(f"{label}: {resumed.describe(plan.steps)}")
     done = resumed.epoch
     trained.train()
     net = model if world_size == 1 else _data_parallel(model, feature_terms)

@@ -56,13 +56,13 @@ def train_in_parallel(config, ctx, kwargs, jobs) -> tuple[int, set]:
 def _announce_resumed(ctx, todo) -> None:
     """Say which runs a killed run left mid-training: the workers that resume them print to a quiet
     console, and a user should see that the stage resumed rather than started over."""
-    from edgekd.kd.train_checkpoint import checkpoint_epoch
+    from edgekd.kd.train_checkpoint import checkpoint_position
     from edgekd.stages.distill import run_label, run_tag
 
     for job in todo:
         checkpoint = ctx.resume_path(f"{run_tag(*job)}.ckpt")
         if checkpoint.is_file():
-            ctx.console.print(f"{run_label(*job)}: resuming after epoch {checkpoint_epoch(checkpoint)}")
+            ctx.console.print(f"{run_label(*job)}: {checkpoint_position(checkpoint).describe()}")
 
 
 _WORKER: dict[str, Any] = {}  # one worker process's rebuilt run context and cached targets
