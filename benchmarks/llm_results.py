@@ -112,11 +112,7 @@ def main() -> None:
         "cache_bytes_per_token": {str(k): sizes[k]["bytes_per_token"] for k in sorted(sizes)},
         "cache_topk_mass": {str(k): {"mean": sizes[k]["topk_mass_mean"], "p05": sizes[k]["topk_mass_p05"]}
                             for k in sorted(sizes)},
-        "exports": bench["rows"],
-        "parity": [{key: row.get(key) for key in ("model", "format", "status", "reason", "size_bytes", "parity")}
-                   for row in exported["exports"]],
-        "samples": bench["samples"],
-        "emulated": bench["emulated"],
+        **export_sections(exported, bench),
         "not_built": ["emulated instructions per token of the PyTorch teacher and student (the aarch64 guest "
                       "has torch without transformers; the student's exported files are emulated)",
                       *([] if args.seq_kd else ["seq_kd (run without --no-seq-kd)"])],
@@ -128,16 +124,37 @@ def main() -> None:
               f"{method['tokens_trained']:,} tokens  {method['seconds']:.0f} s")
     for name, comparisons in results["versus_ce"].items():
         print(name, [f"{c['mean_nats_per_token']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]" for c in comparisons])
+    print_exports(results)
+    print(f"wrote {OUT.relative_to(ROOT)}")
+
+
+def export_sections(exported: dict, bench: dict) -> dict:
+    """`exports`, `parity`, `samples` and `emulated` from one run's lm_export and lm_bench metrics."""
+    return {"exports": bench["rows"],
+            "parity": [{key: row.get(key) for key in ("model", "format", "status", "reason", "size_bytes", "parity")}
+                       for row in exported["exports"]],
+            "samples": bench["samples"], "emulated": bench["emulated"]}
+
+
+def print_exports(results: dict) -> None:
     for row in results["exports"]:
-        print(f"{row['model']:8s} {row['format']:12s} {row['threads']} thr  {row['decode_tokens_per_s']:8.1f} tok/s  "
+        print(f"{row['model']:8s} {row['format']:14s} {row['threads']} thr  {row['decode_tokens_per_s']:8.1f} tok/s  "
               f"TTFT {row['ttft_ms']:7.1f} ms  {row['size_bytes'] / 1e6:6.1f} MB  "
-              f"x{row.get('decode_speedup_vs_teacher', 0):.1f} vs teacher")
+              f"x{row.get('decode_speedup_vs_teacher', 0):.1f} vs teacher"
+              + (f"  x{row['decode_speedup_vs_fp32']:.2f} vs fp32" if "decode_speedup_vs_fp32" in row else ""))
+    for row in results["parity"]:
+        if row["status"] == "ok":
+            parity = row["parity"]
+            print(f"{row['model']:8s} {row['format']:14s} max|Δlogit|/max|logit| {parity['rel_logit_error']:.1e}  "
+                  "greedy tokens as PyTorch's " + ("every step" if parity["first_token_mismatch"] is None
+                                                   else f"until step {parity['first_token_mismatch']}"))
+        else:
+            print(f"{row['model']:8s} {row['format']:14s} failed: {row['reason']}")
     for row in results["emulated"]:
         if row["status"] == "ok":
-            print(f"{row['model']:8s} {row['format']:12s} {row['target']:22s} "
+            print(f"{row['model']:8s} {row['format']:14s} {row['target']:22s} "
                   f"{row['instructions_per_token'] / 1e6:6.2f}M instructions/token  "
                   f"prefill {row['prefill_instructions'] / 1e6:7.1f}M  {row['tokens_agree_with_x86']} tokens as on x86")
-    print(f"wrote {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

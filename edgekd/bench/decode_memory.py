@@ -35,14 +35,10 @@ def _decode(runtime: str, model: str, prompt, new_tokens: int) -> None:
 
         loaded = load_teacher(model) if model.startswith(("gguf:", "hf:")) else load_student(Path(model))
         greedy_decode_torch(loaded, prompt, new_tokens)
-    elif runtime == "onnxruntime":
-        from edgekd.export.causal_lm_onnx import greedy_decode_onnx
-
-        greedy_decode_onnx(Path(model), prompt, new_tokens)
     else:
-        from edgekd.export.causal_lm_tflite import greedy_decode_tflite
+        from edgekd.export.causal_lm_decode import greedy_decoder
 
-        greedy_decode_tflite(Path(model), prompt, new_tokens)
+        greedy_decoder(model)(Path(model), prompt, new_tokens)
 
 
 def main(argv: list[str]) -> None:

@@ -40,7 +40,7 @@ def emulated_decode_rows(models: list[dict[str, Any]], prompt, new_tokens: int, 
         if unavailable:
             return row | {"status": "skipped", "reason": unavailable}
         try:
-            return row | _measure(Path(model["target"]), model["runtime"], prompt, new_tokens, cpu)
+            return row | _measure(Path(model["target"]), prompt, new_tokens, cpu)
         except EmulatorUnavailable as exc:
             return row | {"status": "skipped", "reason": str(exc)}
         except Exception as exc:  # an emulated run that breaks is a row with the reason
@@ -50,14 +50,12 @@ def emulated_decode_rows(models: list[dict[str, Any]], prompt, new_tokens: int, 
         return list(pool.map(one, jobs))
 
 
-def _measure(path: Path, runtime: str, prompt, new_tokens: int, cpu: str) -> dict[str, Any]:
+def _measure(path: Path, prompt, new_tokens: int, cpu: str) -> dict[str, Any]:
     from edgekd.runtimes.qemu_aarch64 import run_emulated_decode
 
-    if runtime == "onnxruntime":
-        from edgekd.export.causal_lm_onnx import greedy_decode_onnx as greedy
-    else:
-        from edgekd.export.causal_lm_tflite import greedy_decode_tflite as greedy
-    reference = greedy(path, prompt, new_tokens, 1)[0]
+    from edgekd.export.causal_lm_decode import greedy_decoder
+
+    reference = greedy_decoder(path)(path, prompt, new_tokens, 1)[0]
     run = run_emulated_decode(path, prompt, new_tokens, cpu)
     agree = next((step for step, (a, b) in enumerate(zip(run.tokens, reference)) if a != b), len(reference))
     return {"status": "ok", "reason": None, "instructions_per_token": run.instructions_per_token,

@@ -3,7 +3,8 @@
 The graph takes `input_ids`, `attention_mask` (past + new tokens), `position_ids` and the cache as flat
 `past.{i}.key` / `past.{i}.value` inputs ([batch, kv_heads, past_len, head_dim]) and returns `logits`
 and `present.{i}.key` / `present.{i}.value`. The same graph runs prefill (past_len 0) and decode (one
-new token), so an app ships one file.
+new token), so an app ships one file. `greedy_decode_onnx` also runs the files of
+`causal_lm_genai` (ONNX Runtime GenAI's builder): `past_key_values.{i}.*` inputs and no `position_ids`.
 
 Why it is traced the way it is (TOOLCHAIN.md, "ONNX with a KV cache"): `torch.export` specialises
 sizes 0 and 1 to constants, so the example has batch 2, 2 new tokens and 3 cached ones; the traced
@@ -25,6 +26,8 @@ import numpy as np
 from edgekd.errors import ArtifactError
 from edgekd.export.onnx_export import _quiet
 
+# Cache input names: this module's export (`past.0.key`) and ONNX Runtime GenAI's builder's.
+PAST_PREFIXES = ("past.", "past_key_values.")
 # Symbolic dims of the example that get readable names in the file, in this order.
 DIM_NAMES = ("batch", "seq", "past_len", "total_len")
 
@@ -127,7 +130,6 @@ def quantize_causal_lm_blockwise(src: Path, dst: Path, block_size: int = 32) -> 
     Cortex-A53 runs it at 31x the instructions of `quantize_causal_lm`. Returns the op types still
     holding float weights."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -144,24 +146,37 @@ def quantize_causal_lm_blockwise(src: Path, dst: Path, block_size: int = 32) -> 
                                              algo_config=DefaultWeightOnlyQuantConfig(**settings))
             quantizer.process()
             quantizer.model.save_model_to_file(str(blockwise), use_external_data_format=False)
-            quantize_dynamic(str(blockwise), str(dst), weight_type=QuantType.QInt8, per_channel=False,
-                             op_types_to_quantize=["Gather"])
+        quantize_embedding(blockwise, dst)
     finally:
         prepared.unlink(missing_ok=True)
         blockwise.unlink(missing_ok=True)
     return float_weight_ops(dst)
 
 
+def quantize_embedding(src: Path, dst: Path) -> None:
+    """`src` with its embedding table (the Gather's weight) stored int8, one scale per tensor (ORT
+    dynamic quantisation of Gather only): a 49k-vocab embedding is most of a small LM's bytes, and
+    the files whose MatMuls are already `MatMulNBits` keep it float otherwise."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from edgekd.export.onnx_export import _quiet
+
+    with _quiet():
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+                         op_types_to_quantize=["Gather"])
+
+
 def float_weight_ops(path: Path) -> dict[str, int]:
     """Nodes that take a float matrix initializer (a weight, not a bias or a scale), by op type.
-    MatMulNBits holds its weight as packed integers; its float inputs are the per-block scales."""
+    MatMulNBits holds its weight as packed integers; its float inputs are the per-block scales.
+    GroupQueryAttention's float matrices are its rotary cos/sin tables, not weights."""
     import onnx
 
     graph = onnx.load(str(path)).graph
     weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) >= 2}
     counts: dict[str, int] = {}
     for node in graph.node:
-        if node.op_type != "MatMulNBits" and weights.intersection(node.input):
+        if node.op_type not in ("MatMulNBits", "GroupQueryAttention") and weights.intersection(node.input):
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 
@@ -189,9 +204,14 @@ def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1
     if profile_prefix:
         options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    past_inputs = [i for i in session.get_inputs() if i.name.startswith("past.")]
+    inputs = {i.name for i in session.get_inputs()}
+    past_inputs = [i for i in session.get_inputs() if i.name.startswith(PAST_PREFIXES)]
     if not past_inputs:
         raise ArtifactError(f"{Path(path).name}: has no `past.*` inputs, so it is not a KV-cache causal LM export")
+    past_prefix = next(p for p in PAST_PREFIXES if past_inputs[0].name.startswith(p))
+    if not all(isinstance(i.shape[1], int) and isinstance(i.shape[3], int) for i in past_inputs):
+        raise ArtifactError(f"{Path(path).name}: its cache inputs have symbolic heads or head size "
+                            f"({past_inputs[0].shape}); this decoder needs them fixed in the file")
     ids = _prompt(prompt_ids)
     past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32) for i in past_inputs}
     present_names = [o.name for o in session.get_outputs()[1:]]
@@ -200,15 +220,16 @@ def greedy_decode_onnx(path: Path, prompt_ids, new_tokens: int, threads: int = 1
     positions = np.arange(length, dtype=np.int64)[None]
     around_step = around_step or (lambda step: contextlib.nullcontext())
     for step in range(new_tokens):
-        feed = {"input_ids": ids, "attention_mask": np.ones((1, _past_length(past) + ids.shape[1]), np.int64),
-                "position_ids": positions, **past}
+        feed = {"input_ids": ids, "attention_mask": np.ones((1, _past_length(past) + ids.shape[1]), np.int64), **past}
+        if "position_ids" in inputs:  # the builder's files derive positions from the mask
+            feed["position_ids"] = positions
         start = time.perf_counter()
         with around_step(step):
             logits, *present = session.run(None, feed)
         step_s.append(time.perf_counter() - start)
         rows.append(logits[0, -1])
         tokens.append(int(rows[-1].argmax()))
-        past = {name.replace("present.", "past."): value for name, value in zip(present_names, present)}
+        past = {past_prefix + name.removeprefix("present."): value for name, value in zip(present_names, present)}
         ids, positions = np.array([[tokens[-1]]], np.int64), np.array([[length]], np.int64)
         length += 1
     timings = _timings(step_s) | ({"profile": session.end_profiling()} if profile_prefix else {})

@@ -136,15 +136,16 @@ def decode(model, prompt, new_tokens):
         finally:
             mark(STOP, step)
 
+    from edgekd.export.causal_lm_decode import greedy_decoder
+
+    greedy = greedy_decoder(model)
     if model.endswith(".onnx"):
         import onnxruntime as ort
 
-        from edgekd.export.causal_lm_onnx import greedy_decode_onnx as greedy
         info = {"engine": "onnxruntime", "version": ort.__version__}
     else:
         import ai_edge_litert
 
-        from edgekd.export.causal_lm_tflite import greedy_decode_tflite as greedy
         info = {"engine": "litert", "version": getattr(ai_edge_litert, "__version__", None),
                 "delegate": "xnnpack (default)"}
     for tag in (-1, -2, -3):

@@ -51,13 +51,10 @@ def _decoder(kind: str, target):
             finally:
                 torch.set_num_threads(previous)
         return run
-    if kind == "onnxruntime":
-        from edgekd.export.causal_lm_onnx import greedy_decode_onnx
+    from edgekd.export.causal_lm_decode import greedy_decoder
 
-        return lambda prompt, new_tokens, threads: greedy_decode_onnx(target, prompt, new_tokens, threads)
-    from edgekd.export.causal_lm_tflite import greedy_decode_tflite
-
-    return lambda prompt, new_tokens, threads: greedy_decode_tflite(target, prompt, new_tokens, threads)
+    greedy = greedy_decoder(target)
+    return lambda prompt, new_tokens, threads: greedy(target, prompt, new_tokens, threads)
 
 
 def _models(ctx) -> list[dict]:
@@ -151,7 +148,13 @@ def _add_speedups(rows: list[dict]) -> None:
         teacher = by_key.get(("teacher", "pytorch", row["threads"]))
         if teacher and teacher["decode_tokens_per_s"]:
             row["decode_speedup_vs_teacher"] = row["decode_tokens_per_s"] / teacher["decode_tokens_per_s"]
-        if "_int8" in row["format"]:  # onnx_int8, onnx_int8_block, tflite_int8
-            fp32 = by_key.get((row["model"], row["format"].split("_")[0] + "_fp32", row["threads"]))
+        if "_int8" in row["format"]:  # onnx_int8, onnx_int8_block, onnx_gqa_int8, tflite_int8
+            fp32 = by_key.get((row["model"], fp32_format(row["format"]), row["threads"]))
             if fp32 and fp32["decode_tokens_per_s"]:
                 row["decode_speedup_vs_fp32"] = row["decode_tokens_per_s"] / fp32["decode_tokens_per_s"]
+
+
+def fp32_format(fmt: str) -> str:
+    """The fp32 file an int8 format is compared with: the same route's (`onnx_gqa_int8` -> `onnx_gqa_fp32`,
+    `onnx_int8_block` -> `onnx_fp32`)."""
+    return fmt.replace("_int8_block", "_fp32").replace("_int8", "_fp32")

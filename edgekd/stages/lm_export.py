@@ -6,6 +6,10 @@
 - `onnx_int8_block`: int8 for models whose activation outliers break `onnx_int8` (SmolLM2-135M
   itself): `MatMulNBits` with 8-bit weights and activations quantised per block of 32. It cuts
   SmolLM2's int8 logit error tenfold; its int8 embedding still parts the tokens at step 2.
+- `onnx_gqa_fp32` / `onnx_gqa_int8`: ONNX Runtime GenAI's model builder (`edgekd.export.causal_lm_genai`):
+  fused `GroupQueryAttention` and norms, and for int8 `MatMulNBits` (8-bit blocks of 32) on every
+  MatMul. The fastest ONNX decode here; the builder keeps the embedding float, so the int8 file is
+  larger than `onnx_int8`'s. Needs `onnxruntime-genai` (the `llm` extra).
 - `tflite_fp32` / `tflite_int8`: litert-torch's generative export (`prefill_<n>` and `decode`
   signatures, a fixed-size KV cache; `edgekd.export.causal_lm_tflite`), int8 by its dynamic-int8
   recipe.
@@ -30,8 +34,11 @@ from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
 
 FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")  # the default; onnx_int8_block on request
-Format = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"]
-SUFFIXES = {"fp32": "", "int8": ".int8", "int8_block": ".int8-block"}  # student.int8-block.onnx
+Format = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8", "tflite_fp32",
+                 "tflite_int8"]
+TeacherFormat = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8"]
+# student.int8-block.onnx, student.gqa-int8.onnx
+SUFFIXES = {"fp32": "", "int8": ".int8", "int8_block": ".int8-block", "gqa_fp32": ".gqa", "gqa_int8": ".gqa-int8"}
 PROMPT_FILE = "prompt.npy"
 
 
@@ -41,7 +48,7 @@ class LmExportConfig(StageConfig):
     prompt_tokens: PositiveInt = Field(64, description="the fixed prompt: the first tokens of held-out chunk 0")
     parity_steps: PositiveInt = 32
     kv_cache_max_len: PositiveInt = Field(256, description="TFLite's fixed cache length (prompt + new tokens)")
-    teacher_formats: list[Literal["onnx_fp32", "onnx_int8", "onnx_int8_block"]] = Field(
+    teacher_formats: list[TeacherFormat] = Field(
         default_factory=list, description="the teacher as ONNX files too (about 8x the student's bytes)")
 
 
@@ -57,8 +64,13 @@ def fixed_prompt(ctx, tokens: int):
     return stream[:tokens].copy()
 
 
-def _export(fmt: str, folder: Path, model, path: Path, config: LmExportConfig, prompt_len: int) -> dict:
-    """Write `path`; `folder` is the student's safetensors folder (the TFLite route reads it)."""
+def _export(fmt: str, folder: Path, model, path: Path, config: LmExportConfig, prompt_len: int, tokenizer) -> dict:
+    """Write `path`; `folder` is the student's safetensors folder (the TFLite route reads it); the
+    builder route saves `model` and `tokenizer` as a folder of its own."""
+    if fmt.startswith("onnx_gqa"):
+        from edgekd.export.causal_lm_genai import export_causal_lm_genai
+
+        return export_causal_lm_genai(model, tokenizer(), path, fmt.removeprefix("onnx_gqa_"))
     if fmt.startswith("onnx"):
         from edgekd.export.causal_lm_onnx import export_causal_lm, quantize_causal_lm, quantize_causal_lm_blockwise
 
@@ -97,9 +109,12 @@ class LmExportStage(Stage):
     Config = LmExportConfig
 
     def run(self, config: LmExportConfig, ctx, out: Path) -> dict[str, Any]:
+        import functools
+
         import numpy as np
 
         from edgekd.models.causal_lm import load_student, teacher_model
+        from edgekd.text.tokenizer import load_tokenizer
         from edgekd.stages.lm_distill import STUDENT_FOLDER
 
         distilled = ctx.latest("lm_distill")
@@ -108,6 +123,7 @@ class LmExportStage(Stage):
         if config.teacher_formats:
             models["teacher"] = teacher_model(ctx.latest("lm_teacher").metrics["model"])
         prompt = fixed_prompt(ctx, config.prompt_tokens)
+        tokenizer = functools.lru_cache(maxsize=1)(lambda: load_tokenizer(ctx.data.config.tokenizer))
         np.save(out / PROMPT_FILE, prompt)
         rows = []
         jobs = [("student", fmt) for fmt in config.formats] + [("teacher", fmt) for fmt in config.teacher_formats]
@@ -116,7 +132,7 @@ class LmExportStage(Stage):
             row = {"model": name, "format": fmt, "file": path.name,
                    "runtime": "onnxruntime" if fmt.startswith("onnx") else "litert"}
             try:
-                row.update(_export(fmt, folder, model, path, config, len(prompt)))
+                row.update(_export(fmt, folder, model, path, config, len(prompt), tokenizer))
                 row.update(size_bytes=path.stat().st_size, parity=_parity(fmt, model, path, prompt, config.parity_steps),
                            status="ok")
             except Exception as exc:  # noqa: BLE001 - any converter failure becomes the row's reason

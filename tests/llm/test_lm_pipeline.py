@@ -7,10 +7,13 @@ import pytest
 from edgekd.config import parse_config
 from edgekd.errors import ArtifactError, ConfigError
 from edgekd.pipeline import run
+from edgekd.stages.lm_bench import fp32_format
 from tests.llm.conftest import SMOLLM2
 
 pytestmark = pytest.mark.e2e
 
+FORMATS = ["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8", "tflite_fp32",
+           "tflite_int8"]
 STUDENT = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 2,
            "num_key_value_heads": 1}
 
@@ -26,7 +29,7 @@ def _config(tmp_path, distill: dict | None = None, data: dict | None = None):
                    {"type": "lm_distill", "student": STUDENT, "methods": ["ce", "kd_forward", "seq_kd"],
                     "train": {"epochs": 2, "batch_size": 8, "lr": 3e-3}, **(distill or {})},
                    {"type": "lm_export", "prompt_tokens": 16, "parity_steps": 16, "kv_cache_max_len": 64,
-                    "formats": ["onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"]},
+                    "formats": FORMATS},
                    {"type": "lm_bench", "threads": [1], "repeats": 1, "new_tokens": 8, "sample_tokens": 8,
                     "emulated_cpus": ["cortex-a53"], "emulated_tokens": 4}],
     })
@@ -86,26 +89,27 @@ def test_the_exported_student_is_a_safetensors_folder_with_the_teachers_vocabula
 def test_every_file_has_a_kv_cache_and_matches_pytorch(distilled):
     _, result = distilled
     rows = {row["format"]: row for row in result.artifacts["lm_export"].metrics["exports"]}
-    assert set(rows) == {"onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"}
+    assert set(rows) == set(FORMATS)
     assert all(row["status"] == "ok" for row in rows.values()), rows
     assert rows["onnx_int8_block"]["file"] == "student.int8-block.onnx"
-    for fmt in ("onnx_fp32", "tflite_fp32"):
+    assert rows["onnx_gqa_int8"]["file"] == "student.gqa-int8.onnx"
+    for fmt in ("onnx_fp32", "onnx_gqa_fp32", "tflite_fp32"):
         parity = rows[fmt]["parity"]
         assert parity["rel_logit_error"] <= 1e-4 and parity["first_token_mismatch"] is None
-    for fmt in ("onnx_int8", "onnx_int8_block", "tflite_int8"):
-        fp32 = rows[fmt.split("_")[0] + "_fp32"]
+    for fmt in ("onnx_int8", "onnx_int8_block", "onnx_gqa_int8", "tflite_int8"):
+        fp32 = rows[fp32_format(fmt)]
         assert rows[fmt]["size_bytes"] < 0.6 * fp32["size_bytes"]
         assert rows[fmt]["parity"]["rel_logit_error"] < 0.1
-    assert rows["onnx_int8"]["float_weight_ops"] == {} and rows["onnx_int8_block"]["float_weight_ops"] == {}
+    for fmt in ("onnx_int8", "onnx_int8_block", "onnx_gqa_int8"):
+        assert rows[fmt]["float_weight_ops"] == {}
+    assert rows["onnx_gqa_int8"]["fused_ops"]["GroupQueryAttention"] == STUDENT["num_hidden_layers"]
 
 
 def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
     _, result = distilled
     bench = result.artifacts["lm_bench"].metrics
     formats = {(row["model"], row["format"]) for row in bench["rows"]}
-    assert formats == {("teacher", "pytorch"), ("student", "pytorch"), ("student", "onnx_fp32"),
-                       ("student", "onnx_int8"), ("student", "onnx_int8_block"), ("student", "tflite_fp32"),
-                       ("student", "tflite_int8")}
+    assert formats == {("teacher", "pytorch"), ("student", "pytorch"), *(("student", fmt) for fmt in FORMATS)}
     for row in bench["rows"]:
         assert row["decode_tokens_per_s"] > 0 and row["ttft_ms"] > 0 and row["size_bytes"] > 0
         assert row["prompt_tokens"] == 16 and row["new_tokens"] == 8
@@ -113,6 +117,11 @@ def test_decode_speed_of_teacher_and_student_in_every_format(distilled):
     peaks = {row["format"]: row["peak_rss_bytes"] for row in bench["rows"] if row["model"] == "student"}
     assert peaks["tflite_int8"] < peaks["pytorch"]  # LiteRT alone, without torch's kernels
     assert bench["samples"]["teacher"] and bench["samples"]["prompt"]
+    student = {row["format"]: row for row in bench["rows"] if row["model"] == "student"}
+    for fmt, fp32 in (("onnx_int8", "onnx_fp32"), ("onnx_int8_block", "onnx_fp32"), ("onnx_gqa_int8", "onnx_gqa_fp32")):
+        assert fp32_format(fmt) == fp32  # each int8 file is timed against its own route's fp32 file
+        assert student[fmt]["decode_speedup_vs_fp32"] == pytest.approx(
+            student[fmt]["decode_tokens_per_s"] / student[fp32]["decode_tokens_per_s"])
 
 
 def test_every_exported_file_decodes_on_an_emulated_arm_core(distilled):
@@ -121,7 +130,7 @@ def test_every_exported_file_decodes_on_an_emulated_arm_core(distilled):
     _, result = distilled
     rows = {row["format"]: row for row in result.artifacts["lm_bench"].metrics["emulated"]
             if row["model"] == "student"}
-    assert set(rows) == {"pytorch", "onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"}
+    assert set(rows) == {"pytorch", *FORMATS}
     assert rows["pytorch"]["status"] == "skipped" and "transformers" in rows["pytorch"]["reason"]
     try:
         check_available()
@@ -129,7 +138,7 @@ def test_every_exported_file_decodes_on_an_emulated_arm_core(distilled):
         assert all(row["status"] == "skipped" and "make arm-setup" in row["reason"]
                    for fmt, row in rows.items() if fmt != "pytorch")
         pytest.skip("aarch64 emulator not set up (make arm-setup)")
-    for fmt in ("onnx_fp32", "onnx_int8", "onnx_int8_block", "tflite_fp32", "tflite_int8"):
+    for fmt in FORMATS:
         row = rows[fmt]
         assert row["status"] == "ok", row
         assert row["target"] == "qemu-aarch64-cortex-a53" and row["tokens_agree_with_x86"] == 4

@@ -1,0 +1,98 @@
+"""ONNX Runtime GenAI's model builder on a tiny random Llama: fused decoder ops, one self-contained
+file, the cache named its way, and greedy decoding against PyTorch. Random-weight logits are small
+and nearly flat (TOOLCHAIN.md): int8 is bounded by its logit error, not by its tokens."""
+
+import numpy as np
+import pytest
+import torch
+
+from edgekd.errors import ArtifactError
+from edgekd.export import causal_lm_genai
+from edgekd.export.causal_lm_genai import export_causal_lm_genai
+from edgekd.export.causal_lm_onnx import check_parity, greedy_decode_onnx
+from tests.llm.conftest import SMOLLM2
+
+pytestmark = pytest.mark.skipif(not causal_lm_genai.builder_available(), reason="onnxruntime-genai not installed")
+
+LAYERS, KV_HEADS, HEAD_DIM, VOCAB = 2, 2, 16, 512
+
+
+@pytest.fixture(scope="module")
+def model():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=LAYERS,
+                         num_attention_heads=4, num_key_value_heads=KV_HEADS, max_position_embeddings=256,
+                         tie_word_embeddings=True)
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from edgekd.text.tokenizer import load_tokenizer
+
+    return load_tokenizer(SMOLLM2)
+
+
+@pytest.fixture(scope="module")
+def built(model, tokenizer, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("genai")
+    return {precision: (folder / f"model.{precision}.onnx",
+                        export_causal_lm_genai(model, tokenizer, folder / f"model.{precision}.onnx", precision))
+            for precision in ("fp32", "int8")}
+
+
+@pytest.fixture(scope="module")
+def prompt():
+    return np.random.default_rng(0).integers(0, VOCAB, size=16).tolist()
+
+
+def test_one_file_with_fused_attention_and_the_builders_cache_names(built):
+    import onnx
+
+    path, info = built["fp32"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.fp32.onnx", "model.int8.onnx"]  # no data files
+    graph = onnx.load(str(path), load_external_data=False).graph
+    names = [i.name for i in graph.input]
+    assert names[:2] == ["input_ids", "attention_mask"] and "position_ids" not in names
+    assert {f"past_key_values.{i}.{kind}" for i in range(LAYERS) for kind in ("key", "value")} == set(names[2:])
+    dims = [d.dim_param or d.dim_value for d in graph.input[2].type.tensor_type.shape.dim]
+    assert dims[1:] == [KV_HEADS, "past_sequence_length", HEAD_DIM]  # the head size written in
+    assert info["fused_ops"]["GroupQueryAttention"] == LAYERS and info["builder"].startswith("onnxruntime-genai ")
+
+
+def test_fp32_decodes_as_pytorch_does(model, built, prompt):
+    parity = check_parity(model, built["fp32"][0], prompt, 16)
+    assert parity["rel_logit_error"] <= 1e-5 and parity["first_token_mismatch"] is None
+
+
+def test_int8_is_matmulnbits_with_an_int8_embedding(model, built, prompt):
+    path, info = built["int8"]
+    assert info["fused_ops"]["MatMulNBits"] == 5 * LAYERS + 1  # packed QKV, o, gate, up, down; the lm_head
+    assert info["float_weight_ops"] == {}  # the embedding's Gather reads int8 too
+    assert path.stat().st_size < 0.5 * built["fp32"][0].stat().st_size
+    assert check_parity(model, path, prompt, 16)["rel_logit_error"] < 0.05
+
+
+def test_greedy_decoding_reports_prefill_and_decode(built, prompt):
+    tokens, logits, timings = greedy_decode_onnx(built["int8"][0], prompt, 4)
+    assert len(tokens) == 4 and logits.shape == (4, VOCAB)
+    assert timings["ttft_ms"] > 0 and timings["decode_tokens_per_s"] > 0
+
+
+def test_a_model_the_builder_does_not_know_is_one_line(tokenizer, tmp_path):
+    from transformers import BertConfig, BertForMaskedLM
+
+    bert = BertForMaskedLM(BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                      intermediate_size=64))
+    with pytest.raises(ArtifactError, match="builder failed") as caught:
+        export_causal_lm_genai(bert, tokenizer, tmp_path / "bert.onnx", "fp32")
+    assert "\n" not in str(caught.value) and not (tmp_path / "bert.onnx").exists()
+    assert list(tmp_path.iterdir()) == []  # the scratch folder went with it
+
+
+def test_without_the_builder_installed_it_says_what_to_install(model, tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(causal_lm_genai, "builder_available", lambda: False)
+    with pytest.raises(ArtifactError, match="pip install onnxruntime-genai"):
+        export_causal_lm_genai(model, tokenizer, tmp_path / "m.onnx", "int8")
