@@ -1,13 +1,14 @@
-"""A causal LM to ONNX through ONNX Runtime GenAI's model builder: fused decoder ops, fp32 or int8.
+"""A causal LM to ONNX through ONNX Runtime GenAI's model builder: fused decoder ops, fp32, int8 or int4.
 
 Why a second ONNX route beside `causal_lm_onnx`: the builder writes the graph ORT's CPU kernels are
 tuned for, not a traced one. Attention is one `GroupQueryAttention` node per layer (rotary embedding
 and the KV-cache append inside it), the norms are `SkipSimplifiedLayerNormalization`, Q/K/V are one
 packed MatMul, and with `int8` every MatMul is `MatMulNBits` (8-bit weights in blocks of 32,
-activations quantised per block at run time, int8 compute); the builder keeps the embedding float
-(its quantised Gather is 4-bit only), so `quantize_embedding` stores it int8 afterwards. On the
-16M-parameter SmolLM2 student the traced graph's int8 decodes ~2x its fp32; this one ~2.5-3x
-(benchmarks/README.md).
+activations quantised per block at run time, int8 compute). The builder keeps the int8 file's
+embedding float (its quantised Gather is 4-bit only): 38 of the 16M SmolLM2 student's 69 MB. Stored
+int8 afterwards (`causal_lm_onnx.quantize_embedding`) it decoded as fast (330 vs 327 tokens/s, one
+thread) in 31.7 MB; that step is not wired in yet. With `int4` the embedding and the lm_head share
+one 4-bit table.
 
 The file takes `input_ids`, `attention_mask` (past + new tokens) and `past_key_values.{i}.key/value`
 ([batch, kv_heads, past_len, head_dim]); it has no `position_ids` input (GroupQueryAttention derives
@@ -29,9 +30,9 @@ import tempfile
 from pathlib import Path
 
 from edgekd.errors import ArtifactError
-from edgekd.export.causal_lm_onnx import float_weight_ops, quantize_embedding
+from edgekd.export.causal_lm_onnx import float_weight_ops
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "int4")
 
 
 def builder_available() -> bool:
@@ -42,7 +43,9 @@ def builder_available() -> bool:
 
 def export_causal_lm_genai(model, tokenizer, path: Path, precision: str) -> dict:
     """Write `model` (a transformers causal LM the builder knows, e.g. Llama) to `path` with the
-    builder at `precision` ('fp32' or 'int8'). Returns the builder's settings and the ops it wrote."""
+    builder at `precision`: 'fp32', 'int8' or 'int4' (4-bit weight blocks, int8 compute; its tied
+    embedding and lm_head share one 4-bit table, `GatherBlockQuantized`). Returns the builder's
+    version, the fused ops it wrote and the ops still holding float weights."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
     if not builder_available():
@@ -51,17 +54,34 @@ def export_causal_lm_genai(model, tokenizer, path: Path, precision: str) -> dict
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="edgekd-genai-", dir=path.parent) as scratch:
         source, built, cache = Path(scratch) / "hf", Path(scratch) / "onnx", Path(scratch) / "cache"
-        model.save_pretrained(source, safe_serialization=True)
-        tokenizer.save_pretrained(source)
+        _save_folder(model, tokenizer, source)
         _run_builder(source, built, cache, precision)
-        if precision == "fp32":
-            _single_file(built / "model.onnx", path, _head_dim(model.config))
-        else:  # the builder quantises no embedding to 8 bits (GatherBlockQuantized is 4-bit only)
-            whole = Path(scratch) / "model.onnx"
-            _single_file(built / "model.onnx", whole, _head_dim(model.config))
-            quantize_embedding(whole, path)
+        _single_file(built / "model.onnx", path, _head_dim(model.config))
     return {"builder": f"onnxruntime-genai {_builder_version()}", "fused_ops": fused_ops(path),
             "float_weight_ops": float_weight_ops(path)}
+
+
+def _save_folder(model, tokenizer, folder: Path) -> None:
+    """The model as a safetensors Hugging Face folder with its tokenizer. A model transformers loaded
+    from GGUF refuses `save_pretrained` (it counts as quantised, though its weights are dequantised
+    fp32), so its config and weights are written directly; `save_model` stores a tied table once.
+    That config names no architecture, which the builder dispatches on, and carries the GGUF
+    `quantization_config`, which no longer describes the weights: the class is named, the other dropped."""
+    import copy
+
+    from safetensors.torch import save_model
+
+    folder.mkdir(parents=True)
+    if getattr(model, "hf_quantizer", None) is None:
+        model.save_pretrained(folder, safe_serialization=True)
+    else:
+        config = copy.deepcopy(model.config)
+        config.architectures = [type(model).__name__]
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(folder)
+        save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    tokenizer.save_pretrained(folder)
 
 
 def _run_builder(source: Path, built: Path, cache: Path, precision: str) -> None:
@@ -71,7 +91,8 @@ def _run_builder(source: Path, built: Path, cache: Path, precision: str) -> None
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0 or not (built / "model.onnx").is_file():
-        lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+        # The traceback's last line goes to stderr; stdout ends with the builder's progress lines.
+        lines = [line for line in (done.stderr.splitlines() or done.stdout.splitlines()) if line.strip()]
         raise ArtifactError(f"onnxruntime-genai's builder failed (exit {done.returncode}): "
                             + (lines[-1].strip() if lines else "no output"))
 

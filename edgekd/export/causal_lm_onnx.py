@@ -166,17 +166,20 @@ def quantize_embedding(src: Path, dst: Path) -> None:
                          op_types_to_quantize=["Gather"])
 
 
+PACKED_WEIGHT_OPS = ("MatMulNBits", "GatherBlockQuantized", "GroupQueryAttention")  # float_weight_ops skips them
+
+
 def float_weight_ops(path: Path) -> dict[str, int]:
     """Nodes that take a float matrix initializer (a weight, not a bias or a scale), by op type.
-    MatMulNBits holds its weight as packed integers; its float inputs are the per-block scales.
-    GroupQueryAttention's float matrices are its rotary cos/sin tables, not weights."""
+    MatMulNBits and GatherBlockQuantized hold their weights as packed integers; their float inputs
+    are the per-block scales. GroupQueryAttention's float matrices are its rotary cos/sin tables."""
     import onnx
 
     graph = onnx.load(str(path)).graph
     weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) >= 2}
     counts: dict[str, int] = {}
     for node in graph.node:
-        if node.op_type not in ("MatMulNBits", "GroupQueryAttention") and weights.intersection(node.input):
+        if node.op_type not in PACKED_WEIGHT_OPS and weights.intersection(node.input):
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 

@@ -148,13 +148,13 @@ def _add_speedups(rows: list[dict]) -> None:
         teacher = by_key.get(("teacher", "pytorch", row["threads"]))
         if teacher and teacher["decode_tokens_per_s"]:
             row["decode_speedup_vs_teacher"] = row["decode_tokens_per_s"] / teacher["decode_tokens_per_s"]
-        if "_int8" in row["format"]:  # onnx_int8, onnx_int8_block, onnx_gqa_int8, tflite_int8
+        if row["format"] != fp32_format(row["format"]):  # an int8 / int4 file: over its own route's fp32
             fp32 = by_key.get((row["model"], fp32_format(row["format"]), row["threads"]))
             if fp32 and fp32["decode_tokens_per_s"]:
                 row["decode_speedup_vs_fp32"] = row["decode_tokens_per_s"] / fp32["decode_tokens_per_s"]
 
 
 def fp32_format(fmt: str) -> str:
-    """The fp32 file an int8 format is compared with: the same route's (`onnx_gqa_int8` -> `onnx_gqa_fp32`,
-    `onnx_int8_block` -> `onnx_fp32`)."""
-    return fmt.replace("_int8_block", "_fp32").replace("_int8", "_fp32")
+    """The fp32 file an integer format is compared with: the same route's (`onnx_gqa_int8` ->
+    `onnx_gqa_fp32`, `onnx_int8_block` -> `onnx_fp32`); a float format is its own."""
+    return fmt.replace("_int8_block", "_fp32").replace("_int8", "_fp32").replace("_int4", "_fp32")

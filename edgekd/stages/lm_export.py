@@ -6,10 +6,11 @@
 - `onnx_int8_block`: int8 for models whose activation outliers break `onnx_int8` (SmolLM2-135M
   itself): `MatMulNBits` with 8-bit weights and activations quantised per block of 32. It cuts
   SmolLM2's int8 logit error tenfold; its int8 embedding still parts the tokens at step 2.
-- `onnx_gqa_fp32` / `onnx_gqa_int8`: ONNX Runtime GenAI's model builder (`edgekd.export.causal_lm_genai`):
-  fused `GroupQueryAttention` and norms, and for int8 `MatMulNBits` (8-bit blocks of 32) on every
-  MatMul. The fastest ONNX decode here; the builder keeps the embedding float, so the int8 file is
-  larger than `onnx_int8`'s. Needs `onnxruntime-genai` (the `llm` extra).
+- `onnx_gqa_fp32` / `onnx_gqa_int8` / `onnx_gqa_int4`: ONNX Runtime GenAI's model builder
+  (`edgekd.export.causal_lm_genai`): fused `GroupQueryAttention` and norms, and for int8 / int4
+  `MatMulNBits` (8- or 4-bit weight blocks of 32, int8 compute) on every MatMul. The builder keeps
+  the int8 file's embedding float (larger than `onnx_int8`'s); int4 shares one 4-bit table between
+  the embedding and the lm_head. Needs `onnxruntime-genai` (the `llm` extra).
 - `tflite_fp32` / `tflite_int8`: litert-torch's generative export (`prefill_<n>` and `decode`
   signatures, a fixed-size KV cache; `edgekd.export.causal_lm_tflite`), int8 by its dynamic-int8
   recipe.
@@ -34,11 +35,12 @@ from edgekd.config import StageConfig
 from edgekd.stages.base import Stage
 
 FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")  # the default; onnx_int8_block on request
-Format = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8", "tflite_fp32",
-                 "tflite_int8"]
-TeacherFormat = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8"]
+TeacherFormat = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8",
+                        "onnx_gqa_int4"]
+Format = Literal[TeacherFormat, "tflite_fp32", "tflite_int8"]
 # student.int8-block.onnx, student.gqa-int8.onnx
-SUFFIXES = {"fp32": "", "int8": ".int8", "int8_block": ".int8-block", "gqa_fp32": ".gqa", "gqa_int8": ".gqa-int8"}
+SUFFIXES = {"fp32": "", "int8": ".int8", "int8_block": ".int8-block", "gqa_fp32": ".gqa", "gqa_int8": ".gqa-int8",
+            "gqa_int4": ".gqa-int4"}
 PROMPT_FILE = "prompt.npy"
 
 

@@ -4,28 +4,20 @@ and nearly flat (TOOLCHAIN.md): int8 is bounded by its logit error, not by its t
 
 import numpy as np
 import pytest
-import torch
 
 from edgekd.errors import ArtifactError
 from edgekd.export import causal_lm_genai
 from edgekd.export.causal_lm_genai import export_causal_lm_genai
 from edgekd.export.causal_lm_onnx import check_parity, greedy_decode_onnx
-from tests.llm.conftest import SMOLLM2
+from tests.llm.conftest import HEAD_DIM, KV_HEADS, LAYERS, SMOLLM2, VOCAB, tiny_llama
 
 pytestmark = pytest.mark.skipif(not causal_lm_genai.builder_available(), reason="onnxruntime-genai not installed")
 
-LAYERS, KV_HEADS, HEAD_DIM, VOCAB = 2, 2, 16, 512
 
 
 @pytest.fixture(scope="module")
 def model():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=LAYERS,
-                         num_attention_heads=4, num_key_value_heads=KV_HEADS, max_position_embeddings=256,
-                         tie_word_embeddings=True)
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,7 @@ def built(model, tokenizer, tmp_path_factory):
     folder = tmp_path_factory.mktemp("genai")
     return {precision: (folder / f"model.{precision}.onnx",
                         export_causal_lm_genai(model, tokenizer, folder / f"model.{precision}.onnx", precision))
-            for precision in ("fp32", "int8")}
+            for precision in ("fp32", "int8", "int4")}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +44,7 @@ def test_one_file_with_fused_attention_and_the_builders_cache_names(built):
     import onnx
 
     path, info = built["fp32"]
-    assert sorted(p.name for p in path.parent.iterdir()) == ["model.fp32.onnx", "model.int8.onnx"]  # no data files
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"model.{p}.onnx" for p in ("fp32", "int4", "int8")]
     graph = onnx.load(str(path), load_external_data=False).graph
     names = [i.name for i in graph.input]
     assert names[:2] == ["input_ids", "attention_mask"] and "position_ids" not in names
@@ -67,12 +59,20 @@ def test_fp32_decodes_as_pytorch_does(model, built, prompt):
     assert parity["rel_logit_error"] <= 1e-5 and parity["first_token_mismatch"] is None
 
 
-def test_int8_is_matmulnbits_with_an_int8_embedding(model, built, prompt):
+def test_int8_is_matmulnbits_beside_a_float_embedding(model, built, prompt):
     path, info = built["int8"]
     assert info["fused_ops"]["MatMulNBits"] == 5 * LAYERS + 1  # packed QKV, o, gate, up, down; the lm_head
-    assert info["float_weight_ops"] == {}  # the embedding's Gather reads int8 too
-    assert path.stat().st_size < 0.5 * built["fp32"][0].stat().st_size
+    assert info["float_weight_ops"] == {"Gather": 1}  # the builder keeps the embedding float in int8
+    assert path.stat().st_size < 0.7 * built["fp32"][0].stat().st_size
     assert check_parity(model, path, prompt, 16)["rel_logit_error"] < 0.05
+
+
+def test_int4_shares_one_4bit_table_between_embedding_and_lm_head(model, built, prompt):
+    path, info = built["int4"]
+    assert info["fused_ops"]["GatherBlockQuantized"] == 1 and info["fused_ops"]["MatMulNBits"] == 5 * LAYERS + 1
+    assert info["float_weight_ops"] == {}
+    assert path.stat().st_size < 0.5 * built["int8"][0].stat().st_size
+    assert check_parity(model, path, prompt, 16)["rel_logit_error"] < 0.2
 
 
 def test_greedy_decoding_reports_prefill_and_decode(built, prompt):

@@ -10,19 +10,13 @@ import torch
 from edgekd.errors import ArtifactError
 from edgekd.export.causal_lm_onnx import (_flat_cache_module, check_parity, export_causal_lm, greedy_decode_onnx,
                                          kv_names, quantize_causal_lm)
+from tests.llm.conftest import HEAD_DIM, KV_HEADS, LAYERS, VOCAB, tiny_llama
 
-LAYERS, KV_HEADS, HEAD_DIM, VOCAB = 2, 2, 16, 512
 
 
 @pytest.fixture(scope="module")
 def model():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=LAYERS,
-                         num_attention_heads=4, num_key_value_heads=KV_HEADS, max_position_embeddings=256,
-                         tie_word_embeddings=True)
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama()
 
 
 @pytest.fixture(scope="module")
