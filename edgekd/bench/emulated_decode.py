@@ -51,9 +51,8 @@ def emulated_decode_rows(models: list[dict[str, Any]], prompt, new_tokens: int, 
 
 
 def _measure(path: Path, prompt, new_tokens: int, cpu: str) -> dict[str, Any]:
-    from edgekd.runtimes.qemu_aarch64 import run_emulated_decode
-
     from edgekd.export.causal_lm_decode import greedy_decoder
+    from edgekd.runtimes.qemu_aarch64 import run_emulated_decode
 
     reference = greedy_decoder(path)(path, prompt, new_tokens, 1)[0]
     run = run_emulated_decode(path, prompt, new_tokens, cpu)
