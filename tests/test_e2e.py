@@ -8,6 +8,7 @@ import yaml
 
 from edgekd.config import parse_config
 from edgekd.pipeline import run
+from tests.int8_cpu import xfail_without_vnni
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -80,6 +81,7 @@ def test_cuda_rows_say_why_they_are_absent(reduced_run):
     assert first.artifacts["report"].metrics["failures"] == []
 
 
+@xfail_without_vnni
 def test_emulated_aarch64_rows(reduced_run):
     from edgekd.runtimes.qemu_aarch64 import EmulatorUnavailable, check_available
 

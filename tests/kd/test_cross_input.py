@@ -13,6 +13,7 @@ from edgekd.data.input_transform import InputTransform, apply_transform, for_mod
 from edgekd.data.prepare import Dataset
 from edgekd.errors import ConfigError
 from edgekd.pipeline import run
+from tests.int8_cpu import xfail_without_vnni
 
 IMAGES = InputSpec(shape=(3, 4, 4), layout="NCHW", mean=(0.1, 0.2, 0.3), std=(1.0, 2.0, 3.0))
 SERIES = InputSpec(shape=(12, 25), layout="NCL", mean=tuple(range(12)), std=(1.0,) * 12)
@@ -102,6 +103,7 @@ def test_low_resolution_student_exports_and_benchmarks_on_its_own_view(tmp_path)
     assert row["status"] == "ok" and row["accuracy"] == pytest.approx(pytorch["accuracy"])
 
 
+@xfail_without_vnni
 def test_channel_subset_student_of_a_sensor_teacher_through_qat(tmp_path):
     result = run(parse_config({
         "name": "sensor", "artifacts_dir": str(tmp_path / "artifacts"),

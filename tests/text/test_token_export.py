@@ -7,6 +7,7 @@ import torch
 
 from edgekd.data.input_spec import InputSpec
 from edgekd.models.build import build_model
+from tests.int8_cpu import xfail_without_vnni
 
 SPEC = InputSpec(shape=(32,), layout="NL", dtype="int64", class_names=("a", "b", "c"),
                  extra={"pad_id": 0, "vocab_size": 30522, "max_length": 32, "tokenizer": "minilm"})
@@ -44,6 +45,7 @@ def test_token_model_onnx_parity_at_every_length(tmp_path, name):
     np.testing.assert_allclose(runtime.run(short), expected, atol=1e-4)
 
 
+@xfail_without_vnni
 def test_dynamic_int8_uses_integer_kernels(tmp_path):
     from edgekd.export.checked import export_and_check
     from edgekd.stages.export_onnx import convert
