@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 from edgekd.errors import ArtifactError
-from edgekd.export.causal_lm_onnx import float_weight_ops
+from edgekd.export.causal_lm_onnx import _cache_shape, float_weight_ops
 
 PRECISIONS = ("fp32", "int8", "int4")
 
@@ -56,7 +56,7 @@ def export_causal_lm_genai(model, tokenizer, path: Path, precision: str) -> dict
         source, built, cache = Path(scratch) / "hf", Path(scratch) / "onnx", Path(scratch) / "cache"
         _save_folder(model, tokenizer, source)
         _run_builder(source, built, cache, precision)
-        _single_file(built / "model.onnx", path, _head_dim(model.config))
+        _single_file(built / "model.onnx", path, _cache_shape(model.config)[2])
     return {"builder": f"onnxruntime-genai {_builder_version()}", "fused_ops": fused_ops(path),
             "float_weight_ops": float_weight_ops(path)}
 
@@ -109,10 +109,6 @@ def _single_file(built: Path, path: Path, head_dim: int) -> None:
             if dim.dim_param == "kv_cache_dim":
                 dim.dim_value = head_dim
     onnx.save(model, str(path), save_as_external_data=False)
-
-
-def _head_dim(config) -> int:
-    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
 def _builder_version() -> str:
