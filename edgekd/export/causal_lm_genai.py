@@ -3,12 +3,18 @@
 Why a second ONNX route beside `causal_lm_onnx`: the builder writes the graph ORT's CPU kernels are
 tuned for, not a traced one. Attention is one `GroupQueryAttention` node per layer (rotary embedding
 and the KV-cache append inside it), the norms are `SkipSimplifiedLayerNormalization`, Q/K/V are one
-packed MatMul, and with `int8` every MatMul is `MatMulNBits` (8-bit weights in blocks of 32,
-activations quantised per block at run time, int8 compute). The builder keeps the int8 file's
-embedding float (its quantised Gather is 4-bit only): 38 of the 16M SmolLM2 student's 69 MB. Stored
-int8 afterwards (`causal_lm_onnx.quantize_embedding`) it decoded as fast (330 vs 327 tokens/s, one
-thread) in 31.7 MB; that step is not wired in yet. With `int4` the embedding and the lm_head share
-one 4-bit table.
+packed MatMul: a decode step of the 16M SmolLM2 student is 49 nodes, against 326 traced.
+
+Three integer precisions, because which one wins depends on the model and the CPU:
+- `int8`: the builder's fp32 graph, then ORT's dynamic int8 (`causal_lm_onnx.quantize_causal_lm`:
+  MatMulInteger, one activation scale per tensor, and the embedding int8 too). On the AVX2-only x86
+  here its MatMuls ran faster than MatMulNBits' int8 kernels, in less than half the bytes, and the
+  16M student kept its greedy tokens (benchmarks/README.md). One scale per tensor cannot hold
+  SmolLM2-135M's activation outliers: its tokens part at once, as in `onnx_int8`.
+- `int8_block`: the builder's own int8, `MatMulNBits` on every MatMul (8-bit weights in blocks of
+  32, activations quantised per block at run time, int8 compute). It kept SmolLM2-135M's greedy
+  tokens for 32 steps; it keeps the embedding float (its quantised Gather is 4-bit only).
+- `int4`: 4-bit `MatMulNBits`; the embedding and the lm_head share one 4-bit table.
 
 The file takes `input_ids`, `attention_mask` (past + new tokens) and `past_key_values.{i}.key/value`
 ([batch, kv_heads, past_len, head_dim]); it has no `position_ids` input (GroupQueryAttention derives
@@ -32,7 +38,8 @@ from pathlib import Path
 from edgekd.errors import ArtifactError
 from edgekd.export.causal_lm_onnx import _cache_shape, float_weight_ops
 
-PRECISIONS = ("fp32", "int8", "int4")
+PRECISIONS = ("fp32", "int8", "int8_block", "int4")
+BUILDER_PRECISION = {"int8_block": "int8"}  # the builder's name for it; `int8` is fp32 + ORT dynamic int8
 
 
 def builder_available() -> bool:
@@ -41,11 +48,11 @@ def builder_available() -> bool:
     return importlib.util.find_spec("onnxruntime_genai") is not None
 
 
-def export_causal_lm_genai(model, tokenizer, path: Path, precision: str) -> dict:
-    """Write `model` (a transformers causal LM the builder knows, e.g. Llama) to `path` with the
-    builder at `precision`: 'fp32', 'int8' or 'int4' (4-bit weight blocks, int8 compute; its tied
-    embedding and lm_head share one 4-bit table, `GatherBlockQuantized`). Returns the builder's
-    version, the fused ops it wrote and the ops still holding float weights."""
+def export_causal_lm_genai(model, tokenizer, path: Path, precision: str, fp32_file: Path | None = None) -> dict:
+    """Write `model` (a transformers causal LM the builder knows, e.g. Llama) to `path` at
+    `precision`, one of PRECISIONS (module docstring). `int8` quantises the builder's fp32 graph:
+    `fp32_file` when it exists (the `fp32` export of the same model), else one built for it.
+    Returns the builder's version, the fused ops in the file and the ops still holding float weights."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
     if not builder_available():
@@ -53,12 +60,24 @@ def export_causal_lm_genai(model, tokenizer, path: Path, precision: str) -> dict
                             "requirements/constraints.txt pins it)")
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="edgekd-genai-", dir=path.parent) as scratch:
-        source, built, cache = Path(scratch) / "hf", Path(scratch) / "onnx", Path(scratch) / "cache"
-        _save_folder(model, tokenizer, source)
-        _run_builder(source, built, cache, precision)
-        _single_file(built / "model.onnx", path, _cache_shape(model.config)[2])
+        if precision == "int8":
+            from edgekd.export.causal_lm_onnx import quantize_causal_lm
+
+            if fp32_file is None or not Path(fp32_file).is_file():
+                fp32_file = Path(scratch) / "fp32.onnx"
+                _build(model, tokenizer, Path(scratch) / "fp32", fp32_file, "fp32")
+            quantize_causal_lm(Path(fp32_file), path)
+        else:
+            _build(model, tokenizer, Path(scratch), path, BUILDER_PRECISION.get(precision, precision))
     return {"builder": f"onnxruntime-genai {_builder_version()}", "fused_ops": fused_ops(path),
             "float_weight_ops": float_weight_ops(path)}
+
+
+def _build(model, tokenizer, scratch: Path, path: Path, precision: str) -> None:
+    source, built, cache = scratch / "hf", scratch / "onnx", scratch / "cache"
+    _save_folder(model, tokenizer, source)
+    _run_builder(source, built, cache, precision)
+    _single_file(built / "model.onnx", path, _cache_shape(model.config)[2])
 
 
 def _save_folder(model, tokenizer, folder: Path) -> None:

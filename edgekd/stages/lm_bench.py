@@ -155,6 +155,6 @@ def _add_speedups(rows: list[dict]) -> None:
 
 
 def fp32_format(fmt: str) -> str:
-    """The fp32 file an integer format is compared with: the same route's (`onnx_gqa_int8` ->
+    """The fp32 file an integer format is compared with: the same route's (`onnx_gqa_int8_block` ->
     `onnx_gqa_fp32`, `onnx_int8_block` -> `onnx_fp32`); a float format is its own."""
     return fmt.replace("_int8_block", "_fp32").replace("_int8", "_fp32").replace("_int4", "_fp32")

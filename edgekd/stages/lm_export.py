@@ -6,10 +6,11 @@
 - `onnx_int8_block`: int8 for models whose activation outliers break `onnx_int8` (SmolLM2-135M
   itself): `MatMulNBits` with 8-bit weights and activations quantised per block of 32. It cuts
   SmolLM2's int8 logit error tenfold; its int8 embedding still parts the tokens at step 2.
-- `onnx_gqa_fp32` / `onnx_gqa_int8` / `onnx_gqa_int4`: ONNX Runtime GenAI's model builder
-  (`edgekd.export.causal_lm_genai`): fused `GroupQueryAttention` and norms, and for int8 / int4
-  `MatMulNBits` (8- or 4-bit weight blocks of 32, int8 compute) on every MatMul. The builder keeps
-  the int8 file's embedding float (larger than `onnx_int8`'s); int4 shares one 4-bit table between
+- `onnx_gqa_fp32` / `onnx_gqa_int8` / `onnx_gqa_int8_block` / `onnx_gqa_int4`: ONNX Runtime GenAI's
+  model builder (`edgekd.export.causal_lm_genai`): fused `GroupQueryAttention` and norms. `int8` is
+  that fp32 graph through the same dynamic int8 as `onnx_int8` (the fastest int8 file on the
+  student); `int8_block` is the builder's own `MatMulNBits` int8 (8-bit weight blocks of 32, which
+  holds SmolLM2-135M's outliers; its embedding stays float); `int4` shares one 4-bit table between
   the embedding and the lm_head. Needs `onnxruntime-genai` (the `llm` extra).
 - `tflite_fp32` / `tflite_int8`: litert-torch's generative export (`prefill_<n>` and `decode`
   signatures, a fixed-size KV cache; `edgekd.export.causal_lm_tflite`), int8 by its dynamic-int8
@@ -36,11 +37,11 @@ from edgekd.stages.base import Stage
 
 FORMATS = ("onnx_fp32", "onnx_int8", "tflite_fp32", "tflite_int8")  # the default; onnx_int8_block on request
 TeacherFormat = Literal["onnx_fp32", "onnx_int8", "onnx_int8_block", "onnx_gqa_fp32", "onnx_gqa_int8",
-                        "onnx_gqa_int4"]
+                        "onnx_gqa_int8_block", "onnx_gqa_int4"]
 Format = Literal[TeacherFormat, "tflite_fp32", "tflite_int8"]
-# student.int8-block.onnx, student.gqa-int8.onnx
+# student.int8-block.onnx, student.gqa-int8-block.onnx
 SUFFIXES = {"fp32": "", "int8": ".int8", "int8_block": ".int8-block", "gqa_fp32": ".gqa", "gqa_int8": ".gqa-int8",
-            "gqa_int4": ".gqa-int4"}
+            "gqa_int8_block": ".gqa-int8-block", "gqa_int4": ".gqa-int4"}
 PROMPT_FILE = "prompt.npy"
 
 
@@ -72,7 +73,8 @@ def _export(fmt: str, folder: Path, model, path: Path, config: LmExportConfig, p
     if fmt.startswith("onnx_gqa"):
         from edgekd.export.causal_lm_genai import export_causal_lm_genai
 
-        return export_causal_lm_genai(model, tokenizer(), path, fmt.removeprefix("onnx_gqa_"))
+        fp32 = path.with_name(file_name("onnx_gqa_fp32", path.name.split(".")[0]))  # reused by `int8`
+        return export_causal_lm_genai(model, tokenizer(), path, fmt.removeprefix("onnx_gqa_"), fp32_file=fp32)
     if fmt.startswith("onnx"):
         from edgekd.export.causal_lm_onnx import export_causal_lm, quantize_causal_lm, quantize_causal_lm_blockwise
 

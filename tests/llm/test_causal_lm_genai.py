@@ -30,9 +30,11 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def built(model, tokenizer, tmp_path_factory):
     folder = tmp_path_factory.mktemp("genai")
+    fp32 = folder / "model.fp32.onnx"  # built first: `int8` quantises this file
     return {precision: (folder / f"model.{precision}.onnx",
-                        export_causal_lm_genai(model, tokenizer, folder / f"model.{precision}.onnx", precision))
-            for precision in ("fp32", "int8", "int4")}
+                        export_causal_lm_genai(model, tokenizer, folder / f"model.{precision}.onnx", precision,
+                                               fp32_file=fp32))
+            for precision in ("fp32", "int8", "int8_block", "int4")}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def test_one_file_with_fused_attention_and_the_builders_cache_names(built):
     import onnx
 
     path, info = built["fp32"]
-    assert sorted(p.name for p in path.parent.iterdir()) == [f"model.{p}.onnx" for p in ("fp32", "int4", "int8")]
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"model.{p}.onnx" for p in ("fp32", "int4", "int8", "int8_block")]
     graph = onnx.load(str(path), load_external_data=False).graph
     names = [i.name for i in graph.input]
     assert names[:2] == ["input_ids", "attention_mask"] and "position_ids" not in names
@@ -59,8 +61,31 @@ def test_fp32_decodes_as_pytorch_does(model, built, prompt):
     assert parity["rel_logit_error"] <= 1e-5 and parity["first_token_mismatch"] is None
 
 
-def test_int8_is_matmulnbits_beside_a_float_embedding(model, built, prompt):
+def test_int8_is_the_fused_fp32_graph_through_dynamic_int8(model, built, prompt):
+    import onnx
+
     path, info = built["int8"]
+    assert info["fused_ops"]["GroupQueryAttention"] == LAYERS and "MatMulNBits" not in info["fused_ops"]
+    ops = [node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node]
+    assert ops.count("MatMulInteger") == 5 * LAYERS + 1  # packed QKV, o, gate, up, down; the lm_head
+    assert "MatMul" not in ops  # the embedding is int8 too (float_weight_ops below)
+    assert info["float_weight_ops"] == {}
+    assert path.stat().st_size < 0.5 * built["fp32"][0].stat().st_size  # the fold unties two int8 tables
+    assert check_parity(model, path, prompt, 16)["rel_logit_error"] < 0.1
+
+
+def test_the_same_int8_without_an_fp32_file_builds_its_own(model, tokenizer, built, tmp_path):
+    import onnx
+
+    path = tmp_path / "m.onnx"
+    export_causal_lm_genai(model, tokenizer, path, "int8")
+    assert list(tmp_path.iterdir()) == [path]  # the fp32 graph it quantised stayed in the scratch folder
+    ours, theirs = (onnx.load(str(p)).graph for p in (path, built["int8"][0]))
+    assert [n.op_type for n in ours.node] == [n.op_type for n in theirs.node]
+
+
+def test_int8_block_is_matmulnbits_beside_a_float_embedding(model, built, prompt):
+    path, info = built["int8_block"]
     assert info["fused_ops"]["MatMulNBits"] == 5 * LAYERS + 1  # packed QKV, o, gate, up, down; the lm_head
     assert info["float_weight_ops"] == {"Gather": 1}  # the builder keeps the embedding float in int8
     assert path.stat().st_size < 0.7 * built["fp32"][0].stat().st_size
@@ -71,7 +96,7 @@ def test_int4_shares_one_4bit_table_between_embedding_and_lm_head(model, built, 
     path, info = built["int4"]
     assert info["fused_ops"]["GatherBlockQuantized"] == 1 and info["fused_ops"]["MatMulNBits"] == 5 * LAYERS + 1
     assert info["float_weight_ops"] == {}
-    assert path.stat().st_size < 0.5 * built["int8"][0].stat().st_size
+    assert path.stat().st_size < 0.5 * built["int8_block"][0].stat().st_size
     assert check_parity(model, path, prompt, 16)["rel_logit_error"] < 0.2
 
 
