@@ -15,6 +15,11 @@ def _pipeline(tmp_path, stages):
     return distilled_then(tmp_path, "qat", stages, train_subset=10000, test_subset=1000, distill_epochs=3)
 
 
+def _small_pipeline(tmp_path, stages):
+    """For the refusals: they come at export, whatever the student learned."""
+    return distilled_then(tmp_path, "qat", stages, train_subset=512, test_subset=128, distill_epochs=1)
+
+
 @pytest.fixture(scope="module")
 def qat_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("qat")
@@ -66,13 +71,13 @@ def test_tflite_ranges_come_from_qat_not_a_fresh_calibration(qat_run):
 
 
 def test_int8_export_without_a_quantizer_names_the_missing_stage(tmp_path):
-    config = _pipeline(tmp_path, [{"type": "export_onnx", "models": ["student"], "formats": ["int8"]}])
+    config = _small_pipeline(tmp_path, [{"type": "export_onnx", "models": ["student"], "formats": ["int8"]}])
     with pytest.raises(ConfigError, match="needs an earlier ptq stage .* or a qat stage"):
         run(config)
 
 
 def test_qat_before_prune_is_refused_at_export(tmp_path):
-    config = _pipeline(tmp_path, [
+    config = _small_pipeline(tmp_path, [
         {"type": "qat", "train": {"epochs": 1}, "calibration_samples": 64},
         {"type": "prune", "stages": 1, "final_epochs": 0, "finetune": {"epochs": 1}},
         {"type": "export_onnx", "models": ["student"], "formats": ["int8"]},

@@ -12,17 +12,13 @@ from edgekd.pipeline import run
 from edgekd.zoo import FashionTeacher
 
 
-def _config(tmp_path, synth: dict):
-    return parse_config({
-        "name": "data-free", "artifacts_dir": str(tmp_path / "artifacts"),
-        "data": {"train_subset": 500, "test_subset": 500},
-        "stages": [
-            {"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
-            {"type": "synthesize", "samples": 320, "batch_size": 80, "iterations": 60, **synth},
-            {"type": "cache"},
-            {"type": "distill", "train": {"epochs": 15, "batch_size": 32}, "baseline_seeds": []},
-        ],
-    })
+def _config(tmp_path, synth: dict, distill: bool = True):
+    stages = [{"type": "teacher", "checkpoint": "models/fmnist_teacher.safetensors"},
+              {"type": "synthesize", "samples": 320, "batch_size": 80, "iterations": 60, **synth},
+              {"type": "cache"},
+              {"type": "distill", "train": {"epochs": 15, "batch_size": 32}, "baseline_seeds": []}]
+    return parse_config({"name": "data-free", "artifacts_dir": str(tmp_path / "artifacts"),
+                         "data": {"train_subset": 500, "test_subset": 500}, "stages": stages[:None if distill else 3]})
 
 
 def test_the_cache_and_the_student_see_only_the_synthetic_set(tmp_path):
@@ -35,10 +31,15 @@ def test_the_cache_and_the_student_see_only_the_synthetic_set(tmp_path):
 
 
 def test_another_seed_is_another_set_and_another_cache(tmp_path):
-    first = run(_config(tmp_path, {"seed": 1}))
-    second = run(_config(tmp_path, {"seed": 2}))
+    from edgekd.stages.synthesize import INPUTS_FILE
+
+    small = {"samples": 20, "batch_size": 20, "iterations": 2}  # what is checked is keys, not quality
+    first = run(_config(tmp_path, {"seed": 1, **small}, distill=False))
+    second = run(_config(tmp_path, {"seed": 2, **small}, distill=False))
     assert first.artifacts["synthesize"].id != second.artifacts["synthesize"].id
     assert first.artifacts["cache"].id != second.artifacts["cache"].id
+    sets = [np.load(r.artifacts["synthesize"].path / INPUTS_FILE) for r in (first, second)]
+    assert sets[0].shape == sets[1].shape and not np.array_equal(*sets)
 
 
 def test_inversion_moves_batch_statistics_towards_the_teachers():
