@@ -9,7 +9,7 @@ import torch
 
 from edgekd.errors import ArtifactError
 from edgekd.export.causal_lm_onnx import (_flat_cache_module, check_parity, export_causal_lm, greedy_decode_onnx,
-                                         kv_names, quantize_causal_lm)
+                                         kv_names, quantize_causal_lm, quantize_causal_lm_blockwise)
 from tests.llm.conftest import HEAD_DIM, KV_HEADS, LAYERS, VOCAB, tiny_llama
 
 
@@ -98,6 +98,18 @@ def test_int8_runs_is_smaller_and_its_logit_error_is_bounded(model, fp32_path, p
     assert int8_path.stat().st_size < 0.6 * fp32_path.stat().st_size
     result = check_parity(model, int8_path, prompt, steps=32)
     assert result["steps_compared"] >= 1 and result["rel_logit_error"] < 0.1  # 32 int8 steps ran
+
+
+def test_block_int8_is_matmulnbits_with_an_int8_embedding(model, fp32_path, prompt, tmp_path):
+    import onnx
+
+    path = tmp_path / "model.int8-block.onnx"
+    assert quantize_causal_lm_blockwise(fp32_path, path) == {}  # no float weight left, the embedding's neither
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert ops.count("MatMulNBits") == 7 * LAYERS + 1  # q, k, v, o, gate, up, down; the lm_head
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # its intermediate files are gone
+    assert path.stat().st_size < 0.6 * fp32_path.stat().st_size
+    assert check_parity(model, path, prompt, steps=16)["rel_logit_error"] < 0.1
 
 
 def test_a_file_without_a_cache_is_refused(tmp_path):
