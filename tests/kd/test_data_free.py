@@ -18,7 +18,7 @@ def _config(tmp_path, synth: dict, distill: bool = True):
               {"type": "cache"},
               {"type": "distill", "train": {"epochs": 15, "batch_size": 32}, "baseline_seeds": []}]
     return parse_config({"name": "data-free", "artifacts_dir": str(tmp_path / "artifacts"),
-                         "data": {"train_subset": 500, "test_subset": 500}, "stages": stages[:None if distill else 3]})
+                         "data": {"train_subset": 500, "test_subset": 500}, "stages": stages if distill else stages[:3]})
 
 
 def test_the_cache_and_the_student_see_only_the_synthetic_set(tmp_path):
