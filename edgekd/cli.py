@@ -169,15 +169,18 @@ def report(report_json, out):
               help="Baseline report.json (default: `baseline:` in the budget file).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--update-baseline", is_flag=True, help="Make this report the new baseline, then check.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="With --pipeline: override a config field of the pipeline it runs, as `edgekd run --set` does.")
 @user_errors
-def check(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline):
+def check(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline, overrides):
     """Gate a report on size, accuracy, latency and parity budgets.
 
     Exit 0: every budget passes; 1: a budget failed; 2: bad input (budget, report or baseline file).
     """
     from edgekd.gate.gate import run_gate
 
-    outcome = run_gate(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline)
+    outcome = run_gate(budget, report_path, pipeline_path, baseline_path, junit_path, update_baseline,
+                       overrides=_parse_overrides(overrides))
     sys.exit(outcome.exit_code)
 
 

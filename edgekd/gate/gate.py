@@ -29,13 +29,13 @@ class GateOutcome:
 
 
 def run_gate(budget_path, report_path=None, pipeline_path=None, baseline_path=None, junit_path=None,
-             update_baseline=False, console: Console | None = None) -> GateOutcome:
+             update_baseline=False, console: Console | None = None, overrides: dict | None = None) -> GateOutcome:
     if console is None:
         from edgekd.report.terminal import output_console
 
         console = output_console()
     budgets = load_budgets(budget_path)
-    report_path = _resolve_report(report_path, pipeline_path, console)
+    report_path = _resolve_report(report_path, pipeline_path, console, overrides or {})
     report = load_report(report_path)
     baseline_file = Path(baseline_path) if baseline_path else budgets.baseline_path()
     if update_baseline:
@@ -54,9 +54,11 @@ def run_gate(budget_path, report_path=None, pipeline_path=None, baseline_path=No
     return GateOutcome(results, Path(report_path), baseline_file, update_baseline)
 
 
-def _resolve_report(report_path, pipeline_path, console) -> Path:
+def _resolve_report(report_path, pipeline_path, console, overrides: dict) -> Path:
     if report_path and pipeline_path:
         raise ConfigError("give either --report or --pipeline, not both")
+    if overrides and not pipeline_path:
+        raise ConfigError("--set overrides the pipeline that --pipeline runs: give --pipeline")
     if report_path:
         return Path(report_path)
     if not pipeline_path:
@@ -64,7 +66,7 @@ def _resolve_report(report_path, pipeline_path, console) -> Path:
     from edgekd.config import load_config
     from edgekd.pipeline import run
 
-    result = run(load_config(pipeline_path), console)
+    result = run(load_config(pipeline_path, overrides), console)
     report = next((o.artifact for o in reversed(result.outcomes) if o.type == "report"), None)
     if report is None:
         raise ConfigError(f"{pipeline_path}: the pipeline has no `report` stage to check")

@@ -143,3 +143,15 @@ def test_budget_table_fits_the_terminal(workspace, width, monkeypatch):
                  "min_top1_agreement", "pass", "FAIL", "80,000"):
         assert word in table, word
     assert "budget failed: student/tflite_int8 max_size_bytes" in result.output
+
+
+def test_overrides_reach_the_pipeline_the_gate_runs(workspace):
+    # A bad value fails validation before anything runs, naming the field: the override was applied.
+    result = CliRunner().invoke(main, ["check", str(workspace / "budget.yaml"), "--pipeline", "pipelines/quickstart.yaml",
+                                       "--set", "stages.2.baseline_seeds=oops"])
+    assert result.exit_code == 2 and "baseline_seeds" in result.output
+
+
+def test_overrides_without_a_pipeline_are_a_usage_error(workspace):
+    result = _check(workspace, _report(), "--set", "seed=1")
+    assert result.exit_code == 2 and "--pipeline" in result.output
