@@ -7,7 +7,8 @@ What a cache row holds for one training sample (columns of a `shard_store`):
   classes at T = 1 and `topk_rest_mass` (fp16), the probability left to the other classes, which the
   loss spreads evenly over them. With 1,000 classes and k = 10 that is 42 bytes instead of 4,000;
 - `features.<layer>` (fp16): a teacher layer's activations, for feature and relation KD;
-- with K augmented views: `view_params` (int8, K × 3) and every column above once per view.
+- with K augmented views: `view_params` (int8, K × 3; image crops and flips) or `view_tokens`
+  (int32, K × length; edited texts, `edgekd.kd.text_views`) and every column above once per view.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 
 from edgekd.kd.features import capture
 from edgekd.kd.shard_store import Column, build_store, open_store, seal_store, shard_ranges
+from edgekd.kd.text_views import TextViewPolicy, text_views
 from edgekd.kd.views import PARAMS, apply_views, view_params
 
 
@@ -42,7 +44,8 @@ class CacheSpec:
     dtype: str = "float16"
     topk: int | None = None
     features: dict[str, tuple[int, ...]] = field(default_factory=dict)  # teacher layer -> row shape
-    views: ViewPolicy | None = None
+    views: ViewPolicy | TextViewPolicy | None = None
+    length: int = 0  # tokens per row, for text views' `view_tokens` column
 
     def columns(self) -> list[Column]:
         lead = (self.views.views,) if self.views else ()
@@ -53,7 +56,9 @@ class CacheSpec:
             columns = [Column("topk_log_probs", "float16", (*lead, k)), Column("topk_indices", "int16", (*lead, k)),
                        Column("topk_rest_mass", "float16", (*lead, 1))]
         columns += [Column(f"features.{layer}", "float16", (*lead, *shape)) for layer, shape in self.features.items()]
-        if self.views:
+        if isinstance(self.views, TextViewPolicy):
+            columns.append(Column("view_tokens", "int32", (self.views.views, self.length)))
+        elif self.views:
             columns.append(Column("view_params", "int8", (self.views.views, PARAMS)))
         return columns
 
@@ -90,6 +95,13 @@ def rows_for(spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, start
             pieces.append(teacher_outputs(teachers, images, layers))
             continue
         policy = spec.views
+        if isinstance(policy, TextViewPolicy):
+            edited = text_views(inputs[first:last], np.arange(first, last), policy)
+            per_view = [teacher_outputs(teachers, torch.from_numpy(edited[:, v]), layers) for v in range(policy.views)]
+            piece = {name: np.stack([out[name] for out in per_view], axis=1) for name in per_view[0]}
+            piece["view_tokens"] = edited.astype(np.int32)
+            pieces.append(piece)
+            continue
         params = view_params(policy.seed, np.arange(first, last), policy.views, policy.pad, policy.flip)
         per_view = [teacher_outputs(teachers, apply_views(images, params[:, v], policy.pad, policy.fill), layers)
                     for v in range(policy.views)]
@@ -147,10 +159,13 @@ def seal_cache(folder: Path, spec: CacheSpec, count: int, key: str, shard_rows: 
 def describe(spec: CacheSpec) -> dict:
     """What the index records about the layout, for `open_cache` and for people."""
     views = spec.views
+    if isinstance(views, TextViewPolicy):
+        described = views.describe()
+    else:
+        described = None if views is None else {"views": views.views, "pad": views.pad, "flip": views.flip,
+                                                "seed": views.seed, "fill": views.fill}
     return {"layout": "full" if spec.topk is None else "topk", "k": spec.topk, "num_classes": spec.num_classes,
-            "features": {name: list(shape) for name, shape in spec.features.items()},
-            "views": None if views is None else {"views": views.views, "pad": views.pad, "flip": views.flip,
-                                                 "seed": views.seed, "fill": views.fill}}
+            "features": {name: list(shape) for name, shape in spec.features.items()}, "views": described}
 
 
 def open_cache(folder: Path, key: str, count: int, verify: bool = True):

@@ -53,9 +53,11 @@ class CachedTargets:
 
     def inputs(self, images: torch.Tensor, selection: Selection) -> torch.Tensor:
         """The batch exactly as the teacher saw it: the stored views replayed on the plain images."""
-        batch = images[selection.index]
         if selection.view is None:
-            return batch
+            return images[selection.index]
+        if self.views.get("kind") == "text":  # the edited token rows themselves are stored
+            return self.rows("view_tokens", selection).to(images.dtype)
+        batch = images[selection.index]
         params = self.rows("view_params", selection)
         return apply_views(batch, params, self.views["pad"], self.views["fill"])
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import Discriminator, Field, NonNegativeInt, PositiveFloat, PositiveInt, Tag, model_validator
+from typing_extensions import Annotated
 
 from edgekd.config import StageConfig, StrictModel
 from edgekd.errors import ConfigError
@@ -22,15 +23,39 @@ from edgekd.stages.transfer_set import training_split, transfer_set_id
 # and this config: change the preprocessing code and this string must change, which changes the key.
 PREPROCESSING = "prepare-v1: x/divisor, (x-mean)/std per channel, float32"
 VIEWS_ALGORITHM = "views-v1: splitmix64(seed, sample, view) crop+flip, fill=normalised black"
+TEXT_VIEWS_ALGORITHM = ("text-views-v1: rng(seed, sample, view); window 50-100 %, mask, swap for a cosine "
+                        "neighbour in the first teacher's token table (same word-piece kind); specials kept")
 
 
 class ViewsConfig(StrictModel):
     """K augmented views per sample, replayed exactly in training (FKD)."""
 
+    kind: Literal["image"] = "image"
     count: PositiveInt = Field(description="views stored per sample (K)")
     pad: NonNegativeInt = Field(2, description="crops are shifts of up to `pad` pixels")
     flip: bool = True
     seed: int = 0
+
+
+class TextViewsConfig(StrictModel):
+    """K edited copies of every training text, each labelled by the teacher (`edgekd.kd.text_views`)."""
+
+    kind: Literal["text"]
+    count: PositiveInt = Field(description="views stored per text (K), the text itself included")
+    mask: float = Field(0.1, ge=0.0, le=1.0, description="per token: becomes the mask token")
+    swap: float = Field(0.1, ge=0.0, le=1.0, description="per token: becomes a nearest teacher-embedding neighbour")
+    window: float = Field(0.25, ge=0.0, le=1.0, description="per view: keep a span of 50-100 % of the tokens")
+    neighbours: PositiveInt = Field(8, description="swap candidates per token")
+    keep_original: bool = Field(True, description="view 0 is the unedited text")
+    seed: int = 0
+
+
+def _views_kind(value) -> str:
+    return value.get("kind", "image") if isinstance(value, dict) else getattr(value, "kind", "image")
+
+
+AnyViews = Annotated[Union[Annotated[ViewsConfig, Tag("image")], Annotated[TextViewsConfig, Tag("text")]],
+                     Discriminator(_views_kind)]
 
 
 class CacheConfig(StageConfig):
@@ -41,7 +66,7 @@ class CacheConfig(StageConfig):
     teachers: list[str] = Field(default_factory=list, description="teacher stage names; default: the latest")
     teacher_weights: Optional[list[PositiveFloat]] = None
     features: list[str] = Field(default_factory=list, description="teacher layers whose outputs are cached")
-    views: Optional[ViewsConfig] = None
+    views: Optional[AnyViews] = None
     shard_rows: PositiveInt = 16384
     batch_size: PositiveInt = 512
 
@@ -67,7 +92,8 @@ class CacheStage(Stage):
 
         train = training_split(ctx)
         teachers = load_teachers(ctx, config)
-        spec = cache_spec(config, teachers, train.inputs, ctx.data.input_spec)
+        spec = cache_spec(config, teachers, train.inputs, ctx.data.input_spec,
+                          tokenizer=getattr(ctx.data.config, "tokenizer", None))
         key, scratch, world = cache_key(ctx, config), ctx.resume_path("shards"), ctx.world
         with progress_bar(ctx.console) as progress:
             task = progress.add_task("teacher outputs", total=len(train) // world.size, status="")
@@ -103,7 +129,7 @@ def load_teachers(ctx, config: CacheConfig):
     return [Teacher(load_model(artifact).eval(), weight) for artifact, weight in zip(artifacts, weights)]
 
 
-def cache_spec(config: CacheConfig, teachers, inputs, input_spec):
+def cache_spec(config: CacheConfig, teachers, inputs, input_spec, tokenizer: Optional[str] = None):
     """The cache's columns, from one dry forward pass of the teachers (classes, feature shapes)."""
     import torch
 
@@ -118,14 +144,25 @@ def cache_spec(config: CacheConfig, teachers, inputs, input_spec):
                           f"values per sample but the data has {input_spec.num_classes} classes")
     features = {name: example[f"features.{name}"].shape[1:] for name in config.features}
     views = None
-    if config.views is not None:
+    if isinstance(config.views, TextViewsConfig):
+        from edgekd.kd.text_views import policy_for
+
+        if input_spec.layout != "NL":
+            raise ConfigError(f"stages.{config.stage_name}.views: `kind: text` edits token ids; this data's "
+                              f"layout is {input_spec.layout}")
+        views = policy_for(config.views, teachers[0].model, inputs, tokenizer,
+                           int(input_spec.extra["vocab_size"]), f"stages.{config.stage_name}.views")
+    elif config.views is not None:
+        if input_spec.layout == "NL":
+            raise ConfigError(f"stages.{config.stage_name}.views: crops and flips are for images; token data "
+                              "takes `kind: text` views (mask, swap, window)")
         # Padding is black in raw pixels: 0 after normalisation's shift and scale (first channel's).
         mean = input_spec.mean[0] if input_spec.mean else 0.0
         std = input_spec.std[0] if input_spec.std else 1.0
         views = ViewPolicy(config.views.count, config.views.pad, config.views.flip, config.views.seed,
                            fill=(0.0 - mean) / std)
     return CacheSpec(num_classes=example["logits"].shape[1], dtype=config.dtype, topk=config.topk,
-                     features=features, views=views)
+                     features=features, views=views, length=int(inputs.shape[1]) if inputs.ndim == 2 else 0)
 
 
 def cache_key(ctx, config: CacheConfig) -> str:
@@ -135,11 +172,19 @@ def cache_key(ctx, config: CacheConfig) -> str:
     teachers = [[artifact.manifest["files"]["model.safetensors"]["sha256"], artifact.metrics.get("source_fingerprint")]
                 for artifact in teacher_artifacts(ctx, config)]
     layout = config.model_dump(mode="json", exclude={"name", "type", "teachers", "batch_size"})
+    if layout.get("views") and layout["views"]["kind"] == "image":
+        del layout["views"]["kind"]  # added with text views: image caches keep the keys they had
     material = {"teachers": teachers, "data": ctx.data.fingerprint, "transfer_set": transfer_set_id(ctx),
                 "preprocessing": PREPROCESSING,
                 "input_spec": ctx.data.input_spec.to_dict(),
-                "views_algorithm": VIEWS_ALGORITHM if config.views else None, "layout": layout}
+                "views_algorithm": _views_algorithm(config), "layout": layout}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _views_algorithm(config: CacheConfig) -> Optional[str]:
+    if config.views is None:
+        return None
+    return TEXT_VIEWS_ALGORITHM if config.views.kind == "text" else VIEWS_ALGORITHM
 
 
 def open_latest_cache(ctx, verify: bool = True):
