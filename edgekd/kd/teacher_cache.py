@@ -46,6 +46,9 @@ class CacheSpec:
     features: dict[str, tuple[int, ...]] = field(default_factory=dict)  # teacher layer -> row shape
     views: ViewPolicy | TextViewPolicy | None = None
     length: int = 0  # tokens per row, for text views' `view_tokens` column
+    # Token rows only, for teachers whose outputs ignore trailing padding: run them on rows sorted by
+    # length and cut to it (about 2.5x less work on short reviews padded to 64); None: as given.
+    trim_pad_id: int | None = None
 
     def columns(self) -> list[Column]:
         lead = (self.views.views,) if self.views else ()
@@ -83,6 +86,29 @@ def teacher_outputs(teachers: list[Teacher], inputs: torch.Tensor, layers: list[
     return {"logits": logits.numpy(), **features}
 
 
+LENGTH_BUCKET = 64  # rows per trimmed teacher pass
+
+
+def trimmed_outputs(teachers: list[Teacher], ids: torch.Tensor, layers: list[str], pad_id: int) -> dict[str, np.ndarray]:
+    """`teacher_outputs` on token rows grouped by length, each group cut after its last real token,
+    returned in the rows' order."""
+    real = (ids != pad_id).to(torch.long) * torch.arange(1, ids.shape[1] + 1)
+    ends = real.amax(dim=1)  # one past each row's last real token
+    order = torch.argsort(ends, stable=True)
+    pieces = []
+    for first in range(0, len(ids), LENGTH_BUCKET):
+        group = order[first:first + LENGTH_BUCKET]
+        pieces.append(teacher_outputs(teachers, ids[group, :max(int(ends[group].max()), 1)], layers))
+    inverse = torch.argsort(order).numpy()
+    return {name: np.concatenate([p[name] for p in pieces])[inverse] for name in pieces[0]}
+
+
+def _outputs(spec: CacheSpec, teachers: list[Teacher], inputs: torch.Tensor, layers: list[str]) -> dict[str, np.ndarray]:
+    if spec.trim_pad_id is None:
+        return teacher_outputs(teachers, inputs, layers)
+    return trimmed_outputs(teachers, inputs, layers, spec.trim_pad_id)
+
+
 def rows_for(spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, start: int, stop: int,
              batch_size: int) -> dict[str, np.ndarray]:
     """Every cache column for samples [start, stop), computed in batches of `batch_size`."""
@@ -92,12 +118,12 @@ def rows_for(spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, start
         last = min(first + batch_size, stop)
         images = torch.from_numpy(np.ascontiguousarray(inputs[first:last]))
         if spec.views is None:
-            pieces.append(teacher_outputs(teachers, images, layers))
+            pieces.append(_outputs(spec, teachers, images, layers))
             continue
         policy = spec.views
         if isinstance(policy, TextViewPolicy):
             edited = text_views(inputs[first:last], np.arange(first, last), policy)
-            per_view = [teacher_outputs(teachers, torch.from_numpy(edited[:, v]), layers) for v in range(policy.views)]
+            per_view = [_outputs(spec, teachers, torch.from_numpy(edited[:, v]), layers) for v in range(policy.views)]
             piece = {name: np.stack([out[name] for out in per_view], axis=1) for name in per_view[0]}
             piece["view_tokens"] = edited.astype(np.int32)
             pieces.append(piece)

@@ -45,6 +45,10 @@ def check_folder(target: str) -> Path:
 class HfTextModel(nn.Module):
     """A transformers model behind edgekd's text-model interface: `forward(input_ids, attention_mask=None)`."""
 
+    # Trailing padding is masked out of attention and pooling, so cutting it off changes no output
+    # beyond float rounding: the cache runs such teachers on rows trimmed to their length.
+    PADDING_INVARIANT = True
+
     def __init__(self, folder: str, task: str = "classification", num_classes: int | None = None,
                  pad_id: int = 0, dropout: float = 0.1):
         super().__init__()

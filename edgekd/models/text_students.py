@@ -20,6 +20,7 @@ class TinyBert(nn.Module):
     mean pooling over real tokens, a linear head. TinyBERT-4 is layers=4, hidden=312."""
 
     INIT_ONLY_KWARGS = ("embedding_init",)  # only starting values: a rebuild that loads weights skips it
+    PADDING_INVARIANT = True  # masked attention and pooling: trailing padding changes nothing
     NEEDS = ("transformers",)  # packages beyond torch that building it imports
 
     def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
@@ -53,6 +54,7 @@ class TokenCNN(nn.Module):
     (Kim 2014 style). Convolutions quantise fully to int8 in both ONNX Runtime and TFLite."""
 
     INIT_ONLY_KWARGS = ("embedding_init",)  # only starting values: a rebuild that loads weights skips it
+    PADDING_INVARIANT = True  # padded positions are zeroed between blocks (see forward)
 
     def __init__(self, vocab_size: int, num_classes: int, pad_id: int = 0, max_length: int = 512,
                  embed_dim: int = 64, channels: int = 128, kernel_size: int = 3, dropout: float = 0.2,

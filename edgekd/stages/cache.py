@@ -9,10 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Discriminator, Field, NonNegativeInt, PositiveFloat, PositiveInt, Tag, model_validator
-from typing_extensions import Annotated
 
 from edgekd.config import StageConfig, StrictModel
 from edgekd.errors import ConfigError
@@ -161,8 +160,12 @@ def cache_spec(config: CacheConfig, teachers, inputs, input_spec, tokenizer: Opt
         std = input_spec.std[0] if input_spec.std else 1.0
         views = ViewPolicy(config.views.count, config.views.pad, config.views.flip, config.views.seed,
                            fill=(0.0 - mean) / std)
+    length = int(inputs.shape[1]) if input_spec.layout == "NL" else 0
+    trim = (length and all(getattr(t.model, "PADDING_INVARIANT", False) for t in teachers)
+            and not any(length in shape for shape in features.values()))  # per-token features keep their length
     return CacheSpec(num_classes=example["logits"].shape[1], dtype=config.dtype, topk=config.topk,
-                     features=features, views=views, length=int(inputs.shape[1]) if inputs.ndim == 2 else 0)
+                     features=features, views=views, length=length,
+                     trim_pad_id=int(input_spec.extra["pad_id"]) if trim else None)
 
 
 def cache_key(ctx, config: CacheConfig) -> str:

@@ -114,3 +114,63 @@ def test_views_config_names_a_typo_and_keeps_image_views_the_default():
     assert isinstance(CacheConfig(views={"kind": "text", "count": 4}).views, TextViewsConfig)
     with pytest.raises(ValidationError, match="swpa"):
         CacheConfig(views={"kind": "text", "count": 4, "swpa": 0.1})
+
+
+def _token_teacher():
+    from edgekd.models.text_students import TokenCNN
+
+    torch.manual_seed(0)
+    return TokenCNN(vocab_size=30522, num_classes=3).eval()
+
+
+def test_a_text_view_cache_replays_the_edited_texts_the_teacher_scored(tmp_path):
+    from edgekd.kd.teacher_cache import CacheSpec, Teacher, build_cache, open_cache
+
+    rows = np.repeat(ROWS, 5, axis=0)
+    teacher = _token_teacher()
+    views = policy(views=4, mask=0.3, window=0.5)
+    build_cache(tmp_path, CacheSpec(num_classes=3, dtype="float32", views=views, length=10), [Teacher(teacher)],
+                rows, "k1", shard_rows=4, batch_size=3)
+    targets = open_cache(tmp_path, "k1", len(rows))
+    selection = targets.select(torch.tensor([9, 2, 5, 2, 0, 7]), np.random.default_rng(0))
+    replayed = targets.inputs(torch.from_numpy(rows), selection)
+    edited = text_views(rows[[9, 2, 5, 2, 0, 7]], np.array([9, 2, 5, 2, 0, 7]), views)
+    assert replayed.dtype == torch.int64
+    assert torch.equal(replayed, torch.from_numpy(edited[np.arange(6), selection.view.numpy()]))
+    with torch.inference_mode():
+        torch.testing.assert_close(targets.rows("logits", selection), teacher(replayed), atol=1e-5, rtol=1e-5)
+    assert not all(torch.equal(replayed[i], torch.from_numpy(rows[j])) for i, j in enumerate([9, 2, 5, 2, 0, 7]))
+
+
+def test_views_of_the_wrong_kind_are_refused(minilm_folder):
+    from edgekd.data.input_spec import InputSpec
+    from edgekd.errors import ConfigError
+    from edgekd.kd.teacher_cache import Teacher
+    from edgekd.stages.cache import CacheConfig, cache_spec
+
+    tokens = InputSpec(shape=(10,), layout="NL", dtype="int64", class_names=("a", "b", "c"),
+                       extra={"vocab_size": 30522, "pad_id": 0})
+    with pytest.raises(ConfigError, match="crops and flips are for images"):
+        cache_spec(CacheConfig(views={"count": 2}), [Teacher(_token_teacher())], ROWS, tokens, str(minilm_folder))
+    image_teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3)).eval()
+    images = InputSpec(shape=(1, 8, 8), class_names=("a", "b", "c"))
+    with pytest.raises(ConfigError, match="`kind: text` edits token ids"):
+        cache_spec(CacheConfig(views={"kind": "text", "count": 2}), [Teacher(image_teacher)],
+                   np.zeros((2, 1, 8, 8), dtype=np.float32), images)
+
+
+def test_trimmed_teacher_passes_match_padded_ones_on_minilm(minilm_folder):
+    from edgekd.kd.teacher_cache import Teacher, teacher_outputs, trimmed_outputs
+    from edgekd.models.hf_source import HfTextModel
+    from edgekd.text.tokenizer import encode, load_tokenizer
+
+    texts = ["a terrible film", "one of the year's best, a wonderful and moving movie with a great cast",
+             "dull", "the plot follows two brothers across the country"] * 20
+    ids, _ = encode(load_tokenizer(minilm_folder), texts, 32)
+    torch.manual_seed(0)
+    teacher = [Teacher(HfTextModel(str(minilm_folder), task="classification", num_classes=3).eval())]
+    assert HfTextModel.PADDING_INVARIANT
+    rows = torch.from_numpy(ids)
+    padded, trimmed = teacher_outputs(teacher, rows, ["pool"]), trimmed_outputs(teacher, rows, ["pool"], 0)
+    for name in padded:
+        np.testing.assert_allclose(trimmed[name], padded[name], atol=1e-5, rtol=1e-4)
