@@ -1,6 +1,6 @@
 """Transformers and text: MiniLM -> phone-sized text classifiers and a sentence embedder, measured.
 
-    .venv/bin/python benchmarks/text_results.py [--keep-embedder] [--no-emulated]
+    .venv/bin/python benchmarks/text_results.py [--keep-embedder] [--students NAMES] [--no-emulated]
 
 Runs pipelines/text_classifier.yaml once per student (reusing artifacts/: the teacher is fine-tuned
 and cached once) and pipelines/sentence_embedder.yaml, then reads their artifacts:
@@ -12,8 +12,9 @@ and cached once) and pipelines/sentence_embedder.yaml, then reads their artifact
   files are converted at the fixed length 64, so LiteRT is measured at 64 only);
 - the embedder: recall@10 and Spearman against the teacher on held-out sentences, params ratio.
 Writes benchmarks/results/text_results.json. `--keep-embedder` keeps the embedder figures of the JSON
-already there (its pipeline unchanged) instead of rerunning it; `--no-emulated` leaves the QEMU rows
-out of the classifier pipelines. Both are recorded in the JSON.
+already there (its pipeline unchanged) instead of rerunning it; `--students a,b` reruns only those
+classifier students and keeps the others' last entries, marked `kept_from_previous_run`;
+`--no-emulated` leaves the QEMU rows out of the classifier pipelines. All are recorded in the JSON.
 """
 
 from __future__ import annotations
@@ -146,8 +147,14 @@ def main() -> None:
     quiet_third_party()
     at_128 = long_rows()
     emulated = "--no-emulated" not in sys.argv[1:]
+    previous = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    chosen = _option("--students")
     results: dict = {"teacher": None, "students": {}, "embedders": {}, "classifier_emulated_rows": emulated}
     for name, (spec, train, with_hint) in STUDENTS.items():
+        if chosen is not None and name not in chosen.split(","):
+            if name in previous.get("students", {}):  # not rerun: its last measured entry, marked so
+                results["students"][name] = {**previous["students"][name], "kept_from_previous_run": True}
+            continue
         started = time.perf_counter()
         result = run(classifier_config(spec, train, intermediate=False, emulated=emulated))
         if results["teacher"] is None:
@@ -169,7 +176,6 @@ def main() -> None:
               f"{results['teacher']['accuracy']:.4f}, {100 * entry['accuracy_of_teacher']:.1f} %), "
               f"{entry['params_ratio']:.1f}x fewer params, int8 {entry['int8_speedup_vs_teacher_fp32_len64']:.0f}x "
               "faster than the teacher's fp32 ONNX")
-    previous = json.loads(OUT.read_text()) if OUT.is_file() else {}
     if "--keep-embedder" in sys.argv[1:] and previous.get("embedders"):
         # The embedder pipeline did not change: its ~20 min run is not repeated (the JSON says so).
         results["embedders"] = previous["embedders"]
@@ -181,6 +187,12 @@ def main() -> None:
     payload = {**results, "machine": describe_machine(), "command": command}
     OUT.write_text(json.dumps(payload, indent=2))
     print(f"wrote {OUT}")
+
+
+def _option(flag: str) -> str | None:
+    """The value after `flag` on the command line, or None."""
+    args = sys.argv[1:]
+    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) else None
 
 
 def embedder_figures(results: dict) -> None:
