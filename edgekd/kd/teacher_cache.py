@@ -47,7 +47,7 @@ class CacheSpec:
     views: ViewPolicy | TextViewPolicy | None = None
     length: int = 0  # tokens per row, for text views' `view_tokens` column
     # Token rows only, for teachers whose outputs ignore trailing padding: run them on rows sorted by
-    # length and cut to it (about 2.5x less work on short reviews padded to 64); None: as given.
+    # length and cut to it (2.2x faster on Rotten Tomatoes reviews padded to 64); None: as given.
     trim_pad_id: int | None = None
 
     def columns(self) -> list[Column]:
