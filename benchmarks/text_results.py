@@ -19,6 +19,7 @@ classifier students and keeps the others' last entries, marked `kept_from_previo
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -146,12 +147,12 @@ def main() -> None:
     os.chdir(ROOT)
     quiet_third_party()
     at_128 = long_rows()
-    emulated = "--no-emulated" not in sys.argv[1:]
+    args = parse_args()
+    emulated = not args.no_emulated
     previous = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    chosen = _option("--students")
     results: dict = {"teacher": None, "students": {}, "embedders": {}, "classifier_emulated_rows": emulated}
     for name, (spec, train, with_hint) in STUDENTS.items():
-        if chosen is not None and name not in chosen.split(","):
+        if args.students is not None and name not in args.students.split(","):
             if name in previous.get("students", {}):  # not rerun: its last measured entry, marked so
                 results["students"][name] = {**previous["students"][name], "kept_from_previous_run": True}
             continue
@@ -176,7 +177,7 @@ def main() -> None:
               f"{results['teacher']['accuracy']:.4f}, {100 * entry['accuracy_of_teacher']:.1f} %), "
               f"{entry['params_ratio']:.1f}x fewer params, int8 {entry['int8_speedup_vs_teacher_fp32_len64']:.0f}x "
               "faster than the teacher's fp32 ONNX")
-    if "--keep-embedder" in sys.argv[1:] and previous.get("embedders"):
+    if args.keep_embedder and previous.get("embedders"):
         # The embedder pipeline did not change: its ~20 min run is not repeated (the JSON says so).
         results["embedders"] = previous["embedders"]
         results["embedders_kept_from_previous_run"] = True
@@ -189,10 +190,14 @@ def main() -> None:
     print(f"wrote {OUT}")
 
 
-def _option(flag: str) -> str | None:
-    """The value after `flag` on the command line, or None."""
-    args = sys.argv[1:]
-    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) else None
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep-embedder", action="store_true",
+                        help="keep the JSON's embedder figures instead of rerunning its pipeline")
+    parser.add_argument("--students", metavar="NAMES",
+                        help=f"comma-separated, of {', '.join(STUDENTS)}; the others keep their last entries")
+    parser.add_argument("--no-emulated", action="store_true", help="no QEMU rows in the classifier pipelines")
+    return parser.parse_args()
 
 
 def embedder_figures(results: dict) -> None:

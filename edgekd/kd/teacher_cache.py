@@ -37,6 +37,9 @@ class ViewPolicy:
     seed: int = 0
     fill: float = 0.0  # the padding value, in normalised units
 
+    def describe(self) -> dict:
+        return {"views": self.views, "pad": self.pad, "flip": self.flip, "seed": self.seed, "fill": self.fill}
+
 
 @dataclass(frozen=True)
 class CacheSpec:
@@ -121,19 +124,17 @@ def rows_for(spec: CacheSpec, teachers: list[Teacher], inputs: np.ndarray, start
             pieces.append(_outputs(spec, teachers, images, layers))
             continue
         policy = spec.views
-        if isinstance(policy, TextViewPolicy):
+        if isinstance(policy, TextViewPolicy):  # the edited ids themselves are what training replays
             edited = text_views(inputs[first:last], np.arange(first, last), policy)
-            per_view = [_outputs(spec, teachers, torch.from_numpy(edited[:, v]), layers) for v in range(policy.views)]
-            piece = {name: np.stack([out[name] for out in per_view], axis=1) for name in per_view[0]}
-            piece["view_tokens"] = edited.astype(np.int32)
-            pieces.append(piece)
-            continue
-        params = view_params(policy.seed, np.arange(first, last), policy.views, policy.pad, policy.flip)
-        per_view = [teacher_outputs(teachers, apply_views(images, params[:, v], policy.pad, policy.fill), layers)
-                    for v in range(policy.views)]
+            views = [torch.from_numpy(edited[:, v]) for v in range(policy.views)]
+            stored = {"view_tokens": edited.astype(np.int32)}
+        else:  # crop offsets and flips, from which training rebuilds each view
+            params = view_params(policy.seed, np.arange(first, last), policy.views, policy.pad, policy.flip)
+            views = [apply_views(images, params[:, v], policy.pad, policy.fill) for v in range(policy.views)]
+            stored = {"view_params": params}
+        per_view = [_outputs(spec, teachers, view, layers) for view in views]
         piece = {name: np.stack([out[name] for out in per_view], axis=1) for name in per_view[0]}
-        piece["view_params"] = params
-        pieces.append(piece)
+        pieces.append({**piece, **stored})
     rows = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
     if spec.topk is not None:
         rows.update(topk_rows(rows.pop("logits"), spec.topk))
@@ -184,14 +185,9 @@ def seal_cache(folder: Path, spec: CacheSpec, count: int, key: str, shard_rows: 
 
 def describe(spec: CacheSpec) -> dict:
     """What the index records about the layout, for `open_cache` and for people."""
-    views = spec.views
-    if isinstance(views, TextViewPolicy):
-        described = views.describe()
-    else:
-        described = None if views is None else {"views": views.views, "pad": views.pad, "flip": views.flip,
-                                                "seed": views.seed, "fill": views.fill}
     return {"layout": "full" if spec.topk is None else "topk", "k": spec.topk, "num_classes": spec.num_classes,
-            "features": {name: list(shape) for name, shape in spec.features.items()}, "views": described}
+            "features": {name: list(shape) for name, shape in spec.features.items()},
+            "views": None if spec.views is None else spec.views.describe()}
 
 
 def open_cache(folder: Path, key: str, count: int, verify: bool = True):

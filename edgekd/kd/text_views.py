@@ -78,17 +78,15 @@ def text_views(rows: np.ndarray, samples: np.ndarray, policy: TextViewPolicy) ->
                 out[i, v] = row
                 continue
             generator = np.random.default_rng([policy.seed, int(sample), v])
-            edited = _edit(row[row != policy.pad_id], special, policy, policy.candidates, generator)
+            edited = _edit(row[row != policy.pad_id], special, policy, generator)
             out[i, v, :len(edited)] = edited
     return out
 
 
-def _edit(ids: np.ndarray, special: np.ndarray, policy: TextViewPolicy, neighbours: dict[int, np.ndarray],
-          generator: np.random.Generator) -> np.ndarray:
+def _edit(ids: np.ndarray, special: np.ndarray, policy: TextViewPolicy, generator: np.random.Generator) -> np.ndarray:
     """One view of one text's ids (padding removed): specials at either end kept, the words between edited."""
-    is_special = np.isin(ids, special)
-    start = int(np.argmin(is_special)) if not is_special.all() else len(ids)
-    stop = len(ids) - int(np.argmin(is_special[::-1])) if not is_special.all() else len(ids)
+    content = np.flatnonzero(~np.isin(ids, special))
+    start, stop = (int(content[0]), int(content[-1]) + 1) if len(content) else (len(ids), len(ids))
     words = ids[start:stop].copy()
     # Draw every random number in a fixed order, whatever is used, so one rate never shifts another's draws.
     keep_window, span_fraction, span_start = generator.random(3)
@@ -100,7 +98,7 @@ def _edit(ids: np.ndarray, special: np.ndarray, policy: TextViewPolicy, neighbou
     else:
         masked[:] = False
     for j in np.flatnonzero(swapped & ~masked):
-        options = neighbours.get(int(words[j]))
+        options = policy.candidates.get(int(words[j]))
         if options is not None and len(options):
             words[j] = options[choice[j] % len(options)]
     if keep_window < policy.window and len(words) > 1:
