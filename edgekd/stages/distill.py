@@ -83,7 +83,7 @@ class DistillStage(Stage):
         teacher_logits = open_latest_cache(ctx)
         seed = ctx.seed if config.seed is None else config.seed
         student_input = student_input_spec(config, ctx)
-        kwargs = resolve_kwargs(config.spec(), student_input)
+        kwargs = with_training_vocabulary(resolve_kwargs(config.spec(), student_input), ctx)
         if config.objective == "embedding":
             kwargs.setdefault("num_classes", teacher_logits.index["num_classes"])  # the teacher's width
         from edgekd.stages.distill_workers import train_in_parallel
@@ -187,6 +187,8 @@ def train_one(config: DistillConfig, ctx, kwargs, teacher_logits, seed: int, kd:
     train_set, test = training_split(ctx), ctx.data.split("test")
     torch.manual_seed(seed)  # the initial weights depend on the seed alone
     model, _ = build_model(config.spec().model_copy(update={"kwargs": kwargs}))
+    if kwargs.get("vocabulary") is not None and hasattr(model, "use_vocabulary"):
+        model.use_vocabulary(training_vocabulary_of(ctx))
     with reading_transformed(model, student_input_spec(config, ctx)):  # cross-input KD: the student's view
         test_accuracy = _train_and_score(config, ctx, model, kwargs, teacher_logits, seed, kd, train_set, test)
     if result is not None and ctx.world.is_main:
@@ -217,6 +219,27 @@ def _train_and_score(config: DistillConfig, ctx, model, kwargs, teacher_logits, 
         test_accuracy = accuracy(torch_logits(model, test.inputs), test.labels)
         ctx.console.print(f"{label}: test accuracy {test_accuracy:.4f}")
     return test_accuracy
+
+
+def with_training_vocabulary(kwargs: dict, ctx) -> dict:
+    """`vocabulary: training` -> the number of distinct ids the training texts use: the student's
+    rows (edgekd.text.vocabulary). The ids themselves are filled in after each build."""
+    from edgekd.text.vocabulary import REQUEST
+
+    if kwargs.get("vocabulary") != REQUEST:
+        return kwargs
+    if "pad_id" not in ctx.data.input_spec.extra:
+        from edgekd.errors import ConfigError
+
+        raise ConfigError(f"student kwargs: vocabulary: {REQUEST} needs token-id data (text_csv, jsonl), "
+                          "whose tokenizer gives the ids")
+    return {**kwargs, "vocabulary": len(training_vocabulary_of(ctx))}
+
+
+def training_vocabulary_of(ctx):
+    from edgekd.text.vocabulary import training_vocabulary
+
+    return training_vocabulary(training_split(ctx).inputs, int(ctx.data.input_spec.extra["pad_id"]))
 
 
 def student_input_spec(config: DistillConfig, ctx):

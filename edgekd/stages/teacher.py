@@ -129,8 +129,12 @@ def check_vocabulary(model, input_spec, what: str) -> None:
     vocab = input_spec.extra.get("vocab_size") if input_spec is not None else None
     if vocab is None:
         return
+    from edgekd.text.vocabulary import reads_ids
+
     embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
-    if embedding is not None and embedding.num_embeddings != vocab:
-        raise ConfigError(f"{what} embeds {embedding.num_embeddings} token ids but the data's tokenizer "
+    # A student pruned to its training tokens reads every id through its lookup table.
+    reads = reads_ids(model) or (embedding.num_embeddings if embedding is not None else None)
+    if reads is not None and reads != vocab:
+        raise ConfigError(f"{what} embeds {reads} token ids but the data's tokenizer "
                           f"({input_spec.extra.get('tokenizer')}) has {vocab}: teacher and student must "
                           "share the tokenizer whose ids they read")
